@@ -1,0 +1,75 @@
+"""The OneMap application: ``create_app(config)`` is the only place an engine, a Redis client or a
+graph store is made."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from app import config as config_mod
+from app import errors
+from app.events import Publisher
+from app.extensions import State, close_db
+from gis.geometry import ServiceArea
+
+LOGGER = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application.
+
+    Parameters
+    ----------
+    config
+        Overrides of :class:`app.config.Config` keys (after the ``ONEMAP_*`` environment).
+    """
+    settings = config_mod.load(config)
+    app = Flask(
+        __name__,
+        static_folder=str(config_mod.ROOT / "static"),
+        static_url_path="/static",
+        template_folder="templates",
+    )
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_LIFETIME_S"]),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    engine = create_engine(
+        settings["DATABASE_URL"], pool_pre_ping=True, pool_size=10, max_overflow=20
+    )
+    client = redis.Redis.from_url(
+        settings["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+    app.extensions["onemap"] = State(
+        engine=engine,
+        session_factory=sessionmaker(bind=engine, expire_on_commit=False),
+        redis=client,
+        publisher=Publisher(
+            client, prefix=settings["REDIS_PREFIX"], maxlen=settings["EVENT_STREAM_MAXLEN"]
+        ),
+        area=ServiceArea.parse(settings["SERVICE_AREA"]),
+    )
+    app.teardown_appcontext(close_db)
+    errors.register(app)
+
+    from app import auth, cli, web
+    from app.api import blueprint as api_blueprint
+
+    auth.init_app(app)
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(web.blueprint)
+    cli.register(app)
+    return app
