@@ -47,9 +47,13 @@ def transformer(src: str, dst: str = WGS84) -> Transformer:
 
 def is_wgs84(crs: str | int | None) -> bool:
     """True when ``crs`` is absent or names plain WGS 84 longitude/latitude."""
-    if crs is None:
+    if crs is None or str(crs).strip().upper() in {
+        "CRS84",
+        "OGC:CRS84",
+        "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+    }:
         return True
-    return parse_crs(crs) == parse_crs(WGS84) or str(crs).upper() in {"CRS84", "OGC:CRS84"}
+    return parse_crs(crs) == parse_crs(WGS84)
 
 
 def to_wgs84(geom: shapely.Geometry, crs: str | int | None) -> shapely.Geometry:

@@ -7,6 +7,7 @@ fault in the error it raises, so the API can tell the user exactly what to fix.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -97,7 +98,10 @@ def parse_geometry(
         msg = f"a {gtype} needs '{key}'"
         raise MalformedInput(msg, field=f"{field}.{key}")
     try:
-        geom = shape(obj)
+        with warnings.catch_warnings():
+            # NaN vertices make numpy warn; check_geometry refuses them with a clear message.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geom = shape(obj)
     except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.ShapelyError) as err:
         msg = f"coordinates do not form a {gtype}: {_short(err)}"
         raise MalformedInput(msg, field=f"{field}.coordinates") from err
@@ -168,7 +172,8 @@ def to_geojson(geom: shapely.Geometry | None, *, precision: int = 7) -> dict | N
     rounded = shapely.set_precision(geom, 10.0**-precision) if precision else geom
     if rounded.is_empty:
         rounded = geom
-    return mapping(rounded)
+    # RFC 7946: exterior rings counterclockwise, holes clockwise.
+    return mapping(shapely.orient_polygons(rounded))
 
 
 def point_lonlat(obj: object, *, field: str, area: ServiceArea | None = None) -> shapely.Point:

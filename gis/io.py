@@ -45,7 +45,7 @@ def detect_format(filename: str | None, data: bytes) -> str:
         return "geojson"
     if name.endswith((".csv", ".txt")):
         return "csv"
-    head = data.lstrip()[:1]
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
     return "geojson" if head in (b"{", b"[") else "csv"
 
 
@@ -115,7 +115,11 @@ def _clean_row(
         if values.get(name) is not None:
             field = f"{where}.properties.{name}"
             values[name] = _row_geometry(values[name], allowed, field=field, crs=crs, area=area)
-    F.check_row(spec.kind, values, before=None)
+    try:
+        F.check_row(spec.kind, values, before=None)
+    except GisError as err:
+        err.field = f"{where}.{err.field}" if err.field else where
+        raise
     return Row(number, values, geom)
 
 
@@ -138,7 +142,9 @@ def _row_geometry(
     if isinstance(geometry, shapely.Geometry):
         geom = geometry
     elif isinstance(geometry, list):
-        if len(geometry) != 2 or not all(isinstance(v, int | float) for v in geometry):
+        if len(geometry) != 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in geometry
+        ):
             msg = "must be an [x, y] pair of numbers"
             raise InvalidInput(msg, field=field)
         geom = shapely.Point(float(geometry[0]), float(geometry[1]))
@@ -161,9 +167,12 @@ def _shape_unchecked(obj: Any, *, field: str, allowed: set[str] | frozenset[str]
     if not isinstance(obj, Mapping) or obj.get("type") not in allowed:
         msg = f"must be a GeoJSON geometry of type {' or '.join(sorted(allowed))}"
         raise InvalidInput(msg, field=field)
+    if "coordinates" not in obj:
+        msg = f"a {obj.get('type')} needs 'coordinates'"
+        raise MalformedInput(msg, field=f"{field}.coordinates")
     try:
         return shape(obj)
-    except (ValueError, TypeError, IndexError, AttributeError) as err:
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError) as err:
         msg = f"coordinates do not form a {obj.get('type')}"
         raise MalformedInput(msg, field=f"{field}.coordinates") from err
 
@@ -260,12 +269,15 @@ def _csv_records(spec: F.LayerSpec, data: bytes) -> _Records:
 
 
 def _numbered(reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str]]]:
+    """Records numbered as a spreadsheet shows them: the first row under the header is row 2."""
+    number = 1
     try:
         for record in reader:
-            yield reader.line_num, record
+            number += 1
+            yield number, record
     except csv.Error as err:
-        msg = f"row {reader.line_num}: the CSV is malformed: {err}"
-        raise MalformedInput(msg, field="file", row=reader.line_num) from err
+        msg = f"row {number + 1}: the CSV is malformed: {err}"
+        raise MalformedInput(msg, field="file", row=number + 1) from err
 
 
 def _csv_geometry(
@@ -283,6 +295,9 @@ def _csv_geometry(
         except shapely.errors.ShapelyError as err:
             msg = f"row {row}: {wkt_col} is not valid WKT"
             raise InvalidInput(msg, field=f"{where}.{wkt_col}", row=row) from err
+    if lon_col is None or lat_col is None:
+        msg = f"row {row}: {wkt_col} is empty"
+        raise InvalidInput(msg, field=f"{where}.{wkt_col}", row=row)
     try:
         return shapely.Point(float(record[lon_col]), float(record[lat_col]))  # type: ignore[index]
     except (TypeError, ValueError, KeyError) as err:

@@ -33,7 +33,9 @@
   }
   function load(def) {
     var group = L.geoJSON(null, {
-      style: function () { return { color: def.color, weight: 2, fillOpacity: 0.25 }; },
+      style: function (f) {
+        return f.geometry.type === "Point" ? {} : { color: def.color, weight: 2, fillOpacity: 0.25 };
+      },
       pointToLayer: function (f, latlng) {
         return L.circleMarker(latlng, { radius: 7, color: "#fff", weight: 1.5, fillColor: def.color, fillOpacity: 0.95 });
       },
