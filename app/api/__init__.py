@@ -11,13 +11,16 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 #: Endpoints anyone may call: the description of the API, logging in, health.
 PUBLIC = {"api.openapi", "api.login", "api.health", "api.incident_types"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+#: POST endpoints that only compute (no write): viewers may call them.
+QUERIES = {"api.route", "api.nearest", "api.isochrone", "api.matrix"}
 
 
 @blueprint.before_request
 def _authorise() -> None:
     if request.endpoint in PUBLIC:
         return
-    require_role("dispatcher" if request.method in WRITE_METHODS else "viewer")
+    writes = request.method in WRITE_METHODS and request.endpoint not in QUERIES
+    require_role("dispatcher" if writes else "viewer")
 
 
-from app.api import layers, meta  # noqa: E402,F401  (routes register on import)
+from app.api import layers, meta, routing  # noqa: E402,F401  (routes register on import)

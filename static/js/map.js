@@ -14,6 +14,20 @@
     { kind: "incidents", zh: "突发事件", en: "Incidents", color: "#6a1b9a" }
   ];
   var control = L.control.layers(null, null, { collapsed: false }).addTo(map);
+  // Offline base map: the road graph itself, drawn under the layers.
+  map.createPane("roads");
+  map.getPane("roads").style.zIndex = 250;
+  fetch("/api/v1/graphs/default/roads", { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (fc) {
+      if (!fc) return;
+      var roads = L.geoJSON(fc, {
+        pane: "roads",
+        style: function () { return { color: "#9aa5b1", weight: 3, opacity: 0.9 }; },
+        onEachFeature: function (f, layer) { if (f.properties.name) layer.bindTooltip(f.properties.name, { sticky: true }); }
+      }).addTo(map);
+      control.addBaseLayer(roads, "道路 Roads");
+    });
   var counts = {};
   var bounds = L.latLngBounds([]);
 

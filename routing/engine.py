@@ -1,0 +1,627 @@
+"""The routing engine: nearest-k by travel time, routes, isochrones, matrices, with closures.
+
+Searches run on the graph's CSR arrays with SciPy's C implementation of Dijkstra. A point is
+joined to the graph by a *virtual node*: one extra CSR row whose edges lead to the junctions at
+the ends of the road piece it snapped to, weighted by the part of that piece still to drive.
+Closures (danger polygons, closed edges) are a per-query mask: closed edges get an infinite
+weight in a copy of the weight array; the shared graph is never changed.
+
+Units: seconds and metres. Travel time from A to B follows one-way streets. When A and B lie
+on the same road piece, B ahead of A, the direct drive along it counts too, so a route from a
+point to itself takes 0 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from routing.errors import BadRequest, NoPath
+from routing.graph import RoadGraph
+from routing.snap import Snap, Snapper
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Closures:
+    """What is closed for one query: danger-zone polygons (lon/lat) and closed edge ids."""
+
+    polygons: tuple[shapely.Geometry, ...] = ()
+    edges: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.polygons) or bool(self.edges)
+
+    @property
+    def key(self) -> str:
+        """A canonical hash of the closure set, for cache keys."""
+        h = hashlib.sha256()
+        for wkb in sorted(shapely.to_wkb(p, output_dimension=2) for p in self.polygons):
+            h.update(wkb)
+        h.update(",".join(map(str, sorted(self.edges))).encode())
+        return h.hexdigest()[:16] if self else "none"
+
+    def contains(self, lon: float, lat: float) -> bool:
+        p = shapely.Point(lon, lat)
+        return any(poly.covers(p) for poly in self.polygons)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A point joined to the graph: its snaps (one per directed edge that runs there)."""
+
+    lon: float
+    lat: float
+    snaps: tuple[Snap, ...]
+
+
+@dataclass(frozen=True)
+class NearestHit:
+    """One source reached: its index in the input, travel time (s) and length (m) to the target."""
+
+    index: int
+    duration_s: float
+    length_m: float
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str | None
+    maneuver: str
+    distance_m: float
+    duration_s: float
+    location: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route: lon/lat coordinates, length (m), duration (s), steps, and the edges used."""
+
+    coords: np.ndarray
+    length_m: float
+    duration_s: float
+    steps: tuple[Step, ...]
+    edges: tuple[int, ...] = field(default=())
+
+
+class Engine:
+    """Queries on one read-only :class:`RoadGraph`. Thread-safe: no query writes shared state."""
+
+    def __init__(self, graph: RoadGraph, *, max_snap_m: float = 500.0) -> None:
+        self.g = graph
+        self.max_snap_m = max_snap_m
+        self.n = graph.n_nodes
+        self.time = np.asarray(graph.edge_time, dtype=np.float64)
+        self.length = np.asarray(graph.edge_len, dtype=np.float64)
+        self.u = np.asarray(graph.edge_u, dtype=np.int32)
+        self.v = np.asarray(graph.edge_v, dtype=np.int32)
+        self.twin = np.asarray(graph.edge_twin)
+        self.fwd_indptr = np.asarray(graph.fwd_indptr, dtype=np.int32)
+        self.rev_indptr = np.asarray(graph.rev_indptr, dtype=np.int32)
+        self.rev_edge = np.asarray(graph.rev_edge, dtype=np.int64)
+        self.rev_indices = self.u[self.rev_edge]
+        self.rev_pos = np.empty_like(self.rev_edge)
+        self.rev_pos[self.rev_edge] = np.arange(len(self.rev_edge))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            speed = np.where(self.time > 0, self.length / self.time, 0.0)
+        self.vmax = float(speed.max()) if speed.size else 1.0
+
+    # --- building blocks ---------------------------------------------------------------------
+
+    @cached_property
+    def snapper(self) -> Snapper:
+        return Snapper(self.g)
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        g = self.g
+        counts = np.diff(np.asarray(g.geom_offsets))
+        coords = np.column_stack((g.geom_lon, g.geom_lat))
+        lines = shapely.linestrings(coords, indices=np.repeat(np.arange(g.n_edges), counts))
+        return shapely.STRtree(lines)
+
+    def closed_mask(self, closures: Closures | None) -> np.ndarray | None:
+        """Boolean mask of closed edges (None when nothing is closed)."""
+        if not closures:
+            return None
+        mask = np.zeros(self.g.n_edges, dtype=bool)
+        for poly in closures.polygons:
+            mask[self.edge_tree.query(poly, predicate="intersects")] = True
+        if closures.edges:
+            ids = np.fromiter(closures.edges, dtype=np.int64)
+            if ids.min() < 0 or ids.max() >= self.g.n_edges:
+                msg = f"closed edge ids must be 0..{self.g.n_edges - 1}"
+                raise BadRequest(msg, field="closed_edges")
+            mask[ids] = True
+        return mask
+
+    def locate(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        field: str = "point",
+        mask: np.ndarray | None = None,
+        closures: Closures | None = None,
+    ) -> Located:
+        """Snap a point to the nearest open road (and its twin direction)."""
+        if closures and closures.contains(lon, lat):
+            msg = f"[{lon:.6f}, {lat:.6f}] lies inside a closed zone"
+            raise NoPath(msg, field=field, reason="inside_closure")
+        best = self.snapper.snap(lon, lat, max_m=self.max_snap_m, field=field, blocked=mask)[0]
+        snaps = [best]
+        tw = int(self.twin[best.edge])
+        if tw >= 0 and (mask is None or not mask[tw]):
+            snaps.append(Snap(tw, 1.0 - best.t, best.distance_m, best.lon, best.lat))
+        return Located(lon, lat, tuple(snaps))
+
+    @staticmethod
+    def exits(p: Located, time: np.ndarray, v: np.ndarray) -> list[tuple[int, float]]:
+        """(junction, seconds) pairs to leave point ``p`` along its road piece."""
+        return [(int(v[s.edge]), (1.0 - s.t) * float(time[s.edge])) for s in p.snaps]
+
+    @staticmethod
+    def entries(p: Located, time: np.ndarray, u: np.ndarray) -> list[tuple[int, float]]:
+        """(junction, seconds) pairs to reach point ``p`` from the start of its road piece."""
+        return [(int(u[s.edge]), s.t * float(time[s.edge])) for s in p.snaps]
+
+    def direct(self, a: Located, b: Located) -> float:
+        """Seconds from ``a`` to ``b`` along one shared road piece, if ``b`` lies ahead."""
+        best = INF
+        for sa in a.snaps:
+            for sb in b.snaps:
+                if sa.edge == sb.edge and sb.t >= sa.t - 1e-12:
+                    best = min(best, max(sb.t - sa.t, 0.0) * float(self.time[sa.edge]))
+        return best
+
+    def _weights(self, mask: np.ndarray | None, *, reverse: bool) -> np.ndarray:
+        data = self.time[self.rev_edge] if reverse else self.time
+        if mask is None:
+            return data
+        data = data.copy()
+        closed = np.flatnonzero(mask)
+        data[self.rev_pos[closed] if reverse else closed] = INF
+        return data
+
+    def _augmented(
+        self, data: np.ndarray, rows: Sequence[Sequence[tuple[int, float]]], *, reverse: bool
+    ) -> csr_matrix:
+        """The CSR graph with one virtual row per entry of ``rows`` appended after node n-1."""
+        indptr = self.rev_indptr if reverse else self.fwd_indptr
+        indices = self.rev_indices if reverse else self.v
+        extra_idx = [node for row in rows for node, _ in row]
+        extra_w = [w for row in rows for _, w in row]
+        lens = np.cumsum([len(r) for r in rows]) + indptr[-1]
+        size = self.n + len(rows)
+        return csr_matrix(
+            (
+                np.concatenate((data, np.asarray(extra_w, dtype=np.float64))),
+                np.concatenate((indices, np.asarray(extra_idx, dtype=np.int32))),
+                np.concatenate((indptr, lens.astype(indptr.dtype))),
+            ),
+            shape=(size, size),
+        )
+
+    def _search(
+        self,
+        start: Sequence[tuple[int, float]],
+        mask: np.ndarray | None,
+        *,
+        reverse: bool,
+        limit: float = INF,
+        predecessors: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        graph = self._augmented(self._weights(mask, reverse=reverse), [start], reverse=reverse)
+        out = dijkstra(
+            graph, directed=True, indices=self.n, limit=limit, return_predecessors=predecessors
+        )
+        if predecessors:
+            return out[0], out[1]
+        return out, None
+
+    def _exhausted(self, dist: np.ndarray, mask: np.ndarray | None, *, reverse: bool) -> bool:
+        """True when a limited search reached everything it can reach: no open edge leads from
+        a settled junction to an unsettled one."""
+        settled = np.isfinite(dist[: self.n])
+        tail, head = (self.v, self.u) if reverse else (self.u, self.v)
+        frontier = settled[tail] & ~settled[head]
+        if mask is not None:
+            frontier &= ~mask
+        return not frontier.any()
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def nearest(
+        self,
+        target: tuple[float, float],
+        sources: Sequence[tuple[float, float]],
+        *,
+        k: int = 5,
+        max_s: float | None = None,
+        closures: Closures | None = None,
+    ) -> tuple[list[NearestHit], dict[int, str]]:
+        """The ``k`` sources nearest to ``target`` by travel time source -> target.
+
+        One reverse search from the target; it stops once every source that can be among the
+        ``k`` nearest is settled (the search radius grows from a lower bound until ``k`` are
+        found). Returns the hits ordered by duration (ties by input order) and, per source that
+        could not be placed, why (``too_far_from_road``, ``inside_closure``).
+        """
+        if k < 1:
+            raise BadRequest("k must be at least 1", field="k")
+        mask = self.closed_mask(closures)
+        tgt = self.locate(*target, field="to", mask=mask, closures=closures)
+        located, skipped = self._locate_many(sources, mask, closures)
+        if not located:
+            return [], skipped
+        idx = np.array([i for i, _ in located])
+        pts = [p for _, p in located]
+        ex_node, ex_cost = self._exit_arrays(pts, mask)
+        direct = np.array([self.direct(p, tgt) for p in pts])
+        cap = INF if max_s is None else float(max_s)
+        limit = self._lower_bound(tgt, pts, k)
+        while True:
+            dist, _ = self._search(
+                self.entries(tgt, self.time, self.u), mask, reverse=True, limit=limit
+            )
+            times = np.minimum((ex_cost + dist[ex_node]).min(axis=1), direct)
+            found = times <= min(limit, cap)
+            if found.sum() >= k or limit >= cap or self._exhausted(dist, mask, reverse=True):
+                break
+            limit = min(limit * 2.0, cap)
+        order = np.lexsort((idx, times))
+        hits = []
+        for j in order:
+            if times[j] > cap or not np.isfinite(times[j]) or len(hits) == k:
+                break
+            hits.append(NearestHit(int(idx[j]), float(times[j]), 0.0))
+        return self._with_lengths(hits, pts, idx, tgt, mask), skipped
+
+    def _with_lengths(
+        self,
+        hits: list[NearestHit],
+        pts: list[Located],
+        idx: np.ndarray,
+        tgt: Located,
+        mask: np.ndarray | None,
+    ) -> list[NearestHit]:
+        """Lengths of the hits' fastest paths (one forward search each, only for the k hits)."""
+        out = []
+        where = {int(i): j for j, i in enumerate(idx)}
+        for h in hits:
+            route = self._route_between(pts[where[h.index]], tgt, mask)
+            out.append(NearestHit(h.index, h.duration_s, route.length_m))
+        return out
+
+    def _locate_many(
+        self,
+        points: Sequence[tuple[float, float]],
+        mask: np.ndarray | None,
+        closures: Closures | None,
+    ) -> tuple[list[tuple[int, Located]], dict[int, str]]:
+        located, skipped = [], {}
+        for i, (lon, lat) in enumerate(points):
+            try:
+                located.append((i, self.locate(lon, lat, mask=mask, closures=closures)))
+            except NoPath:
+                skipped[i] = "inside_closure"
+            except BadRequest:
+                raise
+            except Exception as err:  # SnapTooFar and friends: report, do not fail the query
+                skipped[i] = getattr(err, "code", "too_far_from_road")
+        return located, skipped
+
+    def _exit_arrays(
+        self, pts: list[Located], mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(p.snaps) for p in pts)
+        node = np.full((len(pts), width), self.n, dtype=np.int64)  # the virtual root: dist 0
+        cost = np.full((len(pts), width), INF)
+        for r, p in enumerate(pts):
+            for c, (nd, w) in enumerate(self.exits(p, self.time, self.v)):
+                node[r, c], cost[r, c] = nd, w
+        return node, cost
+
+    def _lower_bound(self, tgt: Located, pts: list[Located], k: int) -> float:
+        lon = np.array([p.lon for p in pts])
+        lat = np.array([p.lat for p in pts])
+        d = _haversine(lon, lat, tgt.lon, tgt.lat)
+        kth = np.sort(d)[min(k, len(d)) - 1]
+        return max(kth / self.vmax * 1.2, 60.0)
+
+    def route(
+        self,
+        origin: tuple[float, float],
+        destination: tuple[float, float],
+        *,
+        closures: Closures | None = None,
+    ) -> Route:
+        """The fastest route; raises :class:`NoPath` saying why when there is none."""
+        mask = self.closed_mask(closures)
+        a = self.locate(*origin, field="from", mask=mask, closures=closures)
+        b = self.locate(*destination, field="to", mask=mask, closures=closures)
+        return self._route_between(a, b, mask)
+
+    def _route_between(self, a: Located, b: Located, mask: np.ndarray | None) -> Route:
+        direct = self.direct(a, b)
+        limit = max(_haversine(a.lon, a.lat, b.lon, b.lat) / self.vmax * 1.5, 60.0)
+        entries = self.entries(b, self.time, self.u)
+        while True:
+            dist, pred = self._search(
+                self.exits(a, self.time, self.v),
+                mask,
+                reverse=False,
+                limit=limit,
+                predecessors=True,
+            )
+            best, via = direct, None
+            for node, w in entries:
+                if dist[node] + w < best:
+                    best, via = dist[node] + w, (node, w)
+            if best <= limit or self._exhausted(dist, mask, reverse=False):
+                break
+            limit *= 2.0
+        if not math.isfinite(best):
+            raise self._why_no_path(a, b, mask)
+        if via is None:
+            return self._same_edge_route(a, b, best)
+        return self._build_route(a, b, dist, pred, via, mask)
+
+    def _why_no_path(self, a: Located, b: Located, mask: np.ndarray | None) -> NoPath:
+        if mask is not None:
+            dist, _ = self._search(self.exits(a, self.time, self.v), None, reverse=False)
+            if any(np.isfinite(dist[n]) for n, _ in self.entries(b, self.time, self.u)):
+                msg = "every path between these points crosses a closed zone or road"
+                return NoPath(msg, field="avoid", reason="closed")
+        msg = "the destination cannot be reached from the origin on this road network"
+        return NoPath(msg, field="to", reason="unreachable")
+
+    def _edge_between(self, x: int, y: int, mask: np.ndarray | None) -> int:
+        lo, hi = self.fwd_indptr[x], self.fwd_indptr[x + 1]
+        cand = np.arange(lo, hi)[self.v[lo:hi] == y]
+        if mask is not None:
+            cand = cand[~mask[cand]]
+        return int(cand[np.argmin(self.time[cand])])
+
+    def _build_route(
+        self,
+        a: Located,
+        b: Located,
+        dist: np.ndarray,
+        pred: np.ndarray,
+        via: tuple[int, float],
+        mask: np.ndarray | None,
+    ) -> Route:
+        node, _ = via
+        chain = [node]
+        while pred[chain[-1]] != self.n and pred[chain[-1]] >= 0:
+            chain.append(int(pred[chain[-1]]))
+        chain.reverse()
+        first = chain[0]
+        start = min(
+            (s for s in a.snaps if int(self.v[s.edge]) == first),
+            key=lambda s: (1.0 - s.t) * self.time[s.edge],
+        )
+        end = min(
+            (s for s in b.snaps if int(self.u[s.edge]) == node),
+            key=lambda s: s.t * self.time[s.edge],
+        )
+        pieces: list[tuple[int, float, float]] = [(start.edge, start.t, 1.0)]
+        pieces += [(self._edge_between(x, y, mask), 0.0, 1.0) for x, y in itertools.pairwise(chain)]
+        pieces.append((end.edge, 0.0, end.t))
+        return self._assemble(pieces, a, b)
+
+    def _same_edge_route(self, a: Located, b: Located, seconds: float) -> Route:
+        for sa in a.snaps:
+            for sb in b.snaps:
+                same = sa.edge == sb.edge and sb.t >= sa.t - 1e-12
+                if same and max(sb.t - sa.t, 0.0) * float(self.time[sa.edge]) <= seconds + 1e-9:
+                    return self._assemble([(sa.edge, sa.t, max(sb.t, sa.t))], a, b)
+        raise AssertionError("same-edge route without a shared edge")
+
+    def _assemble(self, pieces: list[tuple[int, float, float]], a: Located, b: Located) -> Route:
+        coords: list[np.ndarray] = []
+        steps: list[list] = []  # [name, first piece coords, distance, duration, edges]
+        length = duration = 0.0
+        edges = []
+        prev_bearing = None
+        for e, t0, t1 in pieces:
+            frac = max(t1 - t0, 0.0)
+            seg_len, seg_time = frac * float(self.length[e]), frac * float(self.time[e])
+            length, duration = length + seg_len, duration + seg_time
+            part = self._cut(e, t0, t1)
+            if frac > 0 or not coords:
+                coords.append(part if not coords else part[1:])
+            edges.append(e)
+            name = self.g.street(e)
+            if steps and steps[-1][0] == name:
+                steps[-1][2] += seg_len
+                steps[-1][3] += seg_time
+            elif frac > 0 or not steps:
+                maneuver = (
+                    "depart" if not steps else _turn(prev_bearing, _bearing(part, start=True))
+                )
+                steps.append([name, part[0], seg_len, seg_time, maneuver])
+            if len(part) >= 2 and frac > 0:
+                prev_bearing = _bearing(part, start=False)
+        line = np.concatenate(coords) if coords else np.array([[a.lon, a.lat]])
+        if len(line) == 1:
+            line = np.vstack([line, line])
+        out_steps = [
+            Step(s[0], s[4], round(s[2], 2), round(s[3], 3), (float(s[1][0]), float(s[1][1])))
+            for s in steps
+        ]
+        out_steps.append(
+            Step(self.g.street(pieces[-1][0]), "arrive", 0.0, 0.0, (b.snaps[0].lon, b.snaps[0].lat))
+        )
+        return Route(line, length, duration, tuple(out_steps), tuple(edges))
+
+    def _cut(self, e: int, t0: float, t1: float) -> np.ndarray:
+        """Edge ``e``'s coordinates between fractions ``t0`` and ``t1`` of its length."""
+        xy = self.g.edge_coords(e)
+        if t0 <= 0.0 and t1 >= 1.0:
+            return xy
+        kx = math.cos(math.radians(float(xy[0, 1])))
+        seg = np.hypot(np.diff(xy[:, 0]) * kx, np.diff(xy[:, 1]))
+        cum = np.concatenate(([0.0], np.cumsum(seg)))
+        total = cum[-1]
+        if total <= 0:
+            return xy[[0, -1]]
+        d0, d1 = t0 * total, t1 * total
+        inner = xy[(cum > d0) & (cum < d1)]
+        return np.vstack([_interp(xy, cum, d0), inner, _interp(xy, cum, d1)])
+
+    def isochrone(
+        self,
+        at: tuple[float, float],
+        times_s: Sequence[float],
+        *,
+        direction: str = "from",
+        closures: Closures | None = None,
+        buffer_m: float = 40.0,
+    ) -> list[tuple[float, shapely.Geometry]]:
+        """Areas reachable from (``direction="from"``) or that can reach (``"to"``) a point
+        within each time, as (seconds, lon/lat polygon) pairs in the order of ``times_s``."""
+        if direction not in ("from", "to"):
+            raise BadRequest('direction must be "from" or "to"', field="direction")
+        times = [float(t) for t in times_s]
+        if not times or min(times) <= 0:
+            raise BadRequest("times_s must be positive seconds", field="times_s")
+        mask = self.closed_mask(closures)
+        p = self.locate(*at, field="at", mask=mask, closures=closures)
+        reverse = direction == "to"
+        start = self.entries(p, self.time, self.u) if reverse else self.exits(p, self.time, self.v)
+        dist, _ = self._search(start, mask, reverse=reverse, limit=max(times))
+        near = self.u if not reverse else self.v
+        d_end = dist[near]
+        ok = np.isfinite(d_end) if mask is None else np.isfinite(d_end) & ~mask
+        out = []
+        for t in times:
+            sel = np.flatnonzero(ok & (d_end < t))
+            frac = np.minimum(1.0, (t - d_end[sel]) / np.maximum(self.time[sel], 1e-9))
+            lines = [
+                self._cut(int(e), 0.0, f) if not reverse else self._cut(int(e), 1.0 - f, 1.0)
+                for e, f in zip(sel, frac, strict=False)
+            ]
+            for s in p.snaps:  # the point's own road piece
+                reach = min(1.0, t / max(float(self.time[s.edge]), 1e-9))
+                lo, hi = (
+                    (s.t, min(1.0, s.t + reach)) if not reverse else (max(0.0, s.t - reach), s.t)
+                )
+                lines.append(self._cut(s.edge, lo, hi))
+            out.append((t, self._area(lines, buffer_m, p)))
+        return out
+
+    def _area(self, lines: list[np.ndarray], buffer_m: float, p: Located) -> shapely.Geometry:
+        snapper = self.snapper
+        kx, ky = snapper.kx, snapper.ky
+        parts = [np.column_stack((xy[:, 0] * kx, xy[:, 1] * ky)) for xy in lines if len(xy) >= 2]
+        if not parts:
+            parts = [np.array([[p.lon * kx, p.lat * ky], [p.lon * kx, p.lat * ky]])]
+        mls = shapely.multilinestrings([shapely.linestrings(xy) for xy in parts])
+        poly = shapely.buffer(mls, buffer_m, quad_segs=2).simplify(buffer_m / 4)
+        return shapely.transform(poly, lambda xy: xy / np.array([kx, ky]))
+
+    def matrix(
+        self,
+        sources: Sequence[tuple[float, float]],
+        targets: Sequence[tuple[float, float]],
+        *,
+        closures: Closures | None = None,
+    ) -> np.ndarray:
+        """Travel times (s), ``len(sources) x len(targets)``; ``inf`` where unreachable. One
+        search per point on the smaller side (reverse searches from targets, or forward ones
+        from sources)."""
+        mask = self.closed_mask(closures)
+        src = [
+            self.locate(*pt, field=f"sources[{i}]", mask=mask, closures=closures)
+            for i, pt in enumerate(sources)
+        ]
+        tgt = [
+            self.locate(*pt, field=f"targets[{i}]", mask=mask, closures=closures)
+            for i, pt in enumerate(targets)
+        ]
+        reverse = len(tgt) <= len(src)
+        roots, others = (tgt, src) if reverse else (src, tgt)
+        rows = [
+            self.entries(r, self.time, self.u) if reverse else self.exits(r, self.time, self.v)
+            for r in roots
+        ]
+        graph = self._augmented(self._weights(mask, reverse=reverse), rows, reverse=reverse)
+        dist = dijkstra(graph, directed=True, indices=np.arange(self.n, self.n + len(rows)))
+        out = np.full((len(src), len(tgt)), INF)
+        for j, other in enumerate(others):
+            legs = (
+                self.exits(other, self.time, self.v)
+                if reverse
+                else self.entries(other, self.time, self.u)
+            )
+            nodes = np.array([n for n, _ in legs])
+            costs = np.array([w for _, w in legs])
+            best = (dist[:, nodes] + costs).min(axis=1)
+            if reverse:
+                out[j, :] = best
+            else:
+                out[:, j] = best
+        for i, a in enumerate(src):
+            for j, b in enumerate(tgt):
+                out[i, j] = min(out[i, j], self.direct(a, b))
+        return out
+
+
+def _interp(xy: np.ndarray, cum: np.ndarray, d: float) -> np.ndarray:
+    i = int(np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(cum) - 2))
+    span = cum[i + 1] - cum[i]
+    f = 0.0 if span <= 0 else (d - cum[i]) / span
+    return (xy[i] + f * (xy[i + 1] - xy[i]))[None, :]
+
+
+def _haversine(lon1: object, lat1: object, lon2: float, lat2: float) -> np.ndarray:
+    lon1, lat1 = np.radians(lon1), np.radians(lat1)
+    lon2, lat2 = math.radians(lon2), math.radians(lat2)
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * math.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+
+
+def _bearing(xy: np.ndarray, *, start: bool) -> float | None:
+    if len(xy) < 2:
+        return None
+    (x0, y0), (x1, y1) = (xy[0], xy[1]) if start else (xy[-2], xy[-1])
+    dx = (x1 - x0) * math.cos(math.radians(y0))
+    dy = y1 - y0
+    if dx == 0 and dy == 0:
+        return None
+    return math.degrees(math.atan2(dx, dy)) % 360.0
+
+
+def _turn(before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "continue"
+    delta = (after - before + 540.0) % 360.0 - 180.0
+    if abs(delta) < 20:
+        return "continue"
+    side = "right" if delta > 0 else "left"
+    if abs(delta) < 45:
+        return f"slight {side}"
+    if abs(delta) < 135:
+        return f"turn {side}"
+    if abs(delta) < 170:
+        return f"sharp {side}"
+    return "u-turn"
+
+
+def points_of(geoms: Iterable[shapely.Geometry]) -> list[tuple[float, float]]:
+    return [(g.x, g.y) for g in geoms]

@@ -1,0 +1,232 @@
+"""The compact, read-only road graph: numpy arrays saved under ``var/graphs/NAME/``.
+
+Built once by :mod:`routing.build` and loaded memory-mapped (``np.load(mmap_mode="r")``), so
+every worker process of a server shares the same pages and no query can change it.
+
+Nodes are road junctions (lon/lat). Edges are directed road pieces with their length (metres),
+travel time (seconds), street name and full geometry. A two-way street is two edges that are
+each other's ``twin``. Both forward and reverse adjacency are stored in CSR form so that a search
+from an origin and a search towards a target each read one array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routing.errors import UnknownGraph
+
+LOGGER = logging.getLogger(__name__)
+
+ARRAYS = (
+    "node_lon",
+    "node_lat",
+    "edge_u",
+    "edge_v",
+    "edge_len",
+    "edge_time",
+    "edge_name",
+    "edge_twin",
+    "geom_offsets",
+    "geom_lon",
+    "geom_lat",
+    "fwd_indptr",
+    "rev_indptr",
+    "rev_edge",
+)
+
+
+@dataclass(frozen=True)
+class RoadGraph:
+    """Arrays of one road graph. Edges are sorted by ``edge_u``, so the forward CSR's entry ``i``
+    is edge ``i``; ``rev_edge`` lists edge ids sorted by ``edge_v`` for the reverse CSR."""
+
+    node_lon: np.ndarray
+    node_lat: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_len: np.ndarray  # metres
+    edge_time: np.ndarray  # seconds
+    edge_name: np.ndarray  # index into names, -1 for none
+    edge_twin: np.ndarray  # reverse edge with the same geometry, -1 for none
+    geom_offsets: np.ndarray  # edge i's coordinates are geom_*[off[i]:off[i+1]]
+    geom_lon: np.ndarray
+    geom_lat: np.ndarray
+    fwd_indptr: np.ndarray
+    rev_indptr: np.ndarray
+    rev_edge: np.ndarray
+    names: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_lon.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_u.shape[0])
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", ""))
+
+    def edge_coords(self, e: int) -> np.ndarray:
+        """The (k, 2) lon/lat coordinates of edge ``e``, from its ``u`` end to its ``v`` end."""
+        a, b = self.geom_offsets[e], self.geom_offsets[e + 1]
+        return np.column_stack((self.geom_lon[a:b], self.geom_lat[a:b]))
+
+    def street(self, e: int) -> str | None:
+        i = int(self.edge_name[e])
+        return self.names[i] if i >= 0 else None
+
+
+def from_edges(
+    node_lon: np.ndarray,
+    node_lat: np.ndarray,
+    edges_u: np.ndarray,
+    edges_v: np.ndarray,
+    length_m: np.ndarray,
+    time_s: np.ndarray,
+    names: list[str | None],
+    coords: list[np.ndarray],
+    *,
+    meta: dict[str, Any] | None = None,
+) -> RoadGraph:
+    """Build a :class:`RoadGraph` from plain edge lists (any order).
+
+    ``coords[i]`` is edge ``i``'s (k, 2) lon/lat polyline from ``u`` to ``v``; ``names[i]`` its
+    street name or None. Twins are found here: an edge ``v -> u`` of the same length (to 1 cm)
+    and reversed geometry.
+    """
+    n = len(node_lon)
+    u = np.asarray(edges_u, dtype=np.int64)
+    v = np.asarray(edges_v, dtype=np.int64)
+    order = np.lexsort((v, u))
+    u, v = u[order], v[order]
+    length = np.asarray(length_m, dtype=np.float64)[order]
+    ttime = np.asarray(time_s, dtype=np.float64)[order]
+    ordered_coords = [np.asarray(coords[i], dtype=np.float64) for i in order]
+    name_index: dict[str, int] = {}
+    name_ids = np.full(len(order), -1, dtype=np.int32)
+    for k, i in enumerate(order):
+        nm = names[i]
+        if nm:
+            name_ids[k] = name_index.setdefault(nm, len(name_index))
+    counts = np.array([len(c) for c in ordered_coords], dtype=np.int64)
+    offsets = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.concatenate(ordered_coords) if ordered_coords else np.zeros((0, 2))
+    fwd_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=fwd_indptr[1:])
+    rev_edge = np.lexsort((u, v)).astype(np.int32)
+    rev_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(v, minlength=n), out=rev_indptr[1:])
+    twin = _twins(u, v, length)
+    meta = dict(meta or {})
+    graph = RoadGraph(
+        node_lon=np.asarray(node_lon, dtype=np.float64),
+        node_lat=np.asarray(node_lat, dtype=np.float64),
+        edge_u=u.astype(np.int32),
+        edge_v=v.astype(np.int32),
+        edge_len=length,
+        edge_time=ttime,
+        edge_name=name_ids,
+        edge_twin=twin,
+        geom_offsets=offsets,
+        geom_lon=np.ascontiguousarray(flat[:, 0]),
+        geom_lat=np.ascontiguousarray(flat[:, 1]),
+        fwd_indptr=fwd_indptr,
+        rev_indptr=rev_indptr,
+        rev_edge=rev_edge,
+        names=tuple(sorted(name_index, key=name_index.__getitem__)),
+        meta=meta,
+    )
+    meta.setdefault("nodes", graph.n_nodes)
+    meta.setdefault("edges", graph.n_edges)
+    if graph.n_nodes:
+        meta.setdefault(
+            "bbox",
+            [
+                float(graph.geom_lon.min()),
+                float(graph.geom_lat.min()),
+                float(graph.geom_lon.max()),
+                float(graph.geom_lat.max()),
+            ],
+        )
+    meta["version"] = _version(graph)
+    return graph
+
+
+def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """For each edge, an edge going back (v -> u) with the same length, else -1."""
+    twin = np.full(len(u), -1, dtype=np.int32)
+    back: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(u)):
+        back.setdefault((int(u[i]), int(v[i])), []).append(i)
+    for i in range(len(u)):
+        if twin[i] >= 0:
+            continue
+        for j in back.get((int(v[i]), int(u[i])), ()):
+            if twin[j] < 0 and j != i and abs(length[j] - length[i]) < 0.01:
+                twin[i], twin[j] = j, i
+                break
+    return twin
+
+
+def _version(graph: RoadGraph) -> str:
+    h = hashlib.sha256()
+    for name in ARRAYS:
+        h.update(np.ascontiguousarray(getattr(graph, name)).tobytes())
+    h.update(json.dumps(graph.names, ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+def save(graph: RoadGraph, directory: Path) -> Path:
+    """Write the graph to ``directory`` (one ``.npy`` per array, ``names.json``, ``meta.json``);
+    written to a temporary folder and renamed, so a reader never sees half a graph."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + f".tmp{int(time.time() * 1000)}")
+    tmp.mkdir(parents=True)
+    for name in ARRAYS:
+        np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(graph, name)))
+    (tmp / "names.json").write_text(json.dumps(graph.names, ensure_ascii=False))
+    (tmp / "meta.json").write_text(json.dumps(graph.meta, ensure_ascii=False, indent=1))
+    if directory.exists():
+        old = directory.with_name(directory.name + ".old")
+        directory.rename(old)
+        tmp.rename(directory)
+        _rmtree(old)
+    else:
+        tmp.rename(directory)
+    return directory
+
+
+def load(directory: Path, *, mmap: bool = True) -> RoadGraph:
+    """Load a saved graph; arrays are memory-mapped read-only unless ``mmap`` is False."""
+    directory = Path(directory)
+    if not (directory / "meta.json").exists():
+        msg = f"no road graph at {directory}"
+        raise UnknownGraph(msg, field="graph")
+    arrays = {
+        name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None) for name in ARRAYS
+    }
+    names = tuple(json.loads((directory / "names.json").read_text()))
+    meta = json.loads((directory / "meta.json").read_text())
+    return RoadGraph(**arrays, names=names, meta=meta)
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,99 @@
+"""The graph store: road graphs saved under one folder, loaded once per process, shared read-only.
+
+Each graph lives in ``<dir>/<name>/`` (see :mod:`routing.graph`). An engine is built on first
+use and kept; when a graph is imported again (its ``meta.json`` changes) the next call loads the
+new one, so a long-running server picks up a re-import without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from routing import graph as graph_mod
+from routing.engine import Engine
+from routing.errors import BadRequest, UnknownGraph
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        msg = "graph names are 1-64 letters, digits, '_', '.' or '-'"
+        raise BadRequest(msg, field="graph")
+    return name
+
+
+class GraphStore:
+    """Engines by graph name, loaded lazily from ``directory``."""
+
+    def __init__(self, directory: Path, *, default: str | None = None, max_snap_m: float = 500.0):
+        self.directory = Path(directory)
+        self.default = default or None
+        self.max_snap_m = max_snap_m
+        self._engines: dict[str, tuple[float, Engine]] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.directory.iterdir()
+            if (p / "meta.json").is_file() and NAME_RE.match(p.name)
+        )
+
+    def default_name(self) -> str:
+        names = self.names()
+        if self.default and self.default in names:
+            return self.default
+        if not names:
+            msg = "no road graph has been imported; run `onemap graph import FILE --name NAME`"
+            raise UnknownGraph(msg, field="graph")
+        return names[0]
+
+    def engine(self, name: str | None = None) -> Engine:
+        """The engine of graph ``name`` (the default graph when None)."""
+        name = check_name(name) if name else self.default_name()
+        meta = self.directory / name / "meta.json"
+        try:
+            stamp = meta.stat().st_mtime_ns
+        except FileNotFoundError:
+            known = ", ".join(self.names()) or "none"
+            msg = f"no road graph {name!r}; imported: {known}"
+            raise UnknownGraph(msg, field="graph") from None
+        with self._lock:
+            cached = self._engines.get(name)
+            if cached is None or cached[0] != stamp:
+                g = graph_mod.load(self.directory / name)
+                cached = (stamp, Engine(g, max_snap_m=self.max_snap_m))
+                self._engines[name] = cached
+        return cached[1]
+
+    def describe(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.names():
+            meta = json.loads((self.directory / name / "meta.json").read_text())
+            out.append(
+                {
+                    "name": name,
+                    "default": name == self.default_name(),
+                    "source": meta.get("source"),
+                    "bbox": meta.get("bbox"),
+                    "nodes": meta.get("nodes"),
+                    "edges": meta.get("edges"),
+                    "built_at": meta.get("built_at"),
+                    "build_seconds": meta.get("build_seconds"),
+                    "version": meta.get("version"),
+                    "component": meta.get("component"),
+                }
+            )
+        return out
+
+    def save(self, graph: graph_mod.RoadGraph, name: str) -> Path:
+        check_name(name)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return graph_mod.save(graph, self.directory / name)
