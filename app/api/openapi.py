@@ -110,6 +110,91 @@ def _item_ops(kind: str) -> dict[str, Any]:
     }
 
 
+LONLAT = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+AVOID = {
+    "description": "GeoJSON geometry, Feature or FeatureCollection: polygons are closed zones, "
+    "lines and points close the roads within 12 m",
+    "type": "object",
+}
+CLOSED = {"type": "array", "items": {"type": "integer"}, "description": "closed edge ids"}
+GRAPH = {"type": "string", "description": "road graph name (default graph when omitted)"}
+
+
+def _post(summary: str, props: dict[str, Any], required: list[str], answer: str) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": {**props, "avoid": AVOID, "closed_edges": CLOSED, "graph": GRAPH},
+    }
+    return {
+        "post": {
+            "tags": ["routing"],
+            "summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {"200": {"description": answer}, "4XX": ERROR},
+        }
+    }
+
+
+def _routing_paths() -> dict[str, Any]:
+    sources = {
+        "oneOf": [
+            {
+                "type": "array",
+                "items": {"type": "object", "properties": {"id": {}, "at": LONLAT}},
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "layer": {"enum": ["teams", "depots"]},
+                    "filter": {"type": "object"},
+                },
+            },
+        ]
+    }
+    return {
+        "/api/v1/graphs": {"get": {"tags": ["routing"], "responses": {"200": {}}}},
+        "/api/v1/graphs/{name}/roads": {"get": {"tags": ["routing"], "responses": {"200": {}}}},
+        "/api/v1/route": _post(
+            "Fastest route by road travel time",
+            {"from": LONLAT, "to": LONLAT},
+            ["from", "to"],
+            "GeoJSON Feature: LineString, length_m, duration_s, steps",
+        ),
+        "/api/v1/nearest": _post(
+            "The k sources nearest to a target by travel time source -> target",
+            {
+                "to": LONLAT,
+                "sources": sources,
+                "k": {"type": "integer", "minimum": 1},
+                "max_s": {"type": "number"},
+            },
+            ["to", "sources"],
+            "results ordered by duration_s: id, duration_s, length_m; skipped sources with why",
+        ),
+        "/api/v1/isochrone": _post(
+            "Areas reachable within times",
+            {
+                "at": LONLAT,
+                "times_s": {"type": "array", "items": {"type": "number"}},
+                "direction": {"enum": ["from", "to"]},
+            },
+            ["at"],
+            "FeatureCollection of polygons with time_s",
+        ),
+        "/api/v1/matrix": _post(
+            "Travel times N x M",
+            {
+                "sources": {"type": "array", "items": LONLAT},
+                "targets": {"type": "array", "items": LONLAT},
+            },
+            ["sources", "targets"],
+            "durations_s (null where unreachable)",
+        ),
+    }
+
+
 def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for kind in ("depots", "shelters", "teams", "hazards"):
@@ -133,6 +218,7 @@ def build_spec() -> dict[str, Any]:
     paths["/api/v1/incidents/{row_id}"] = _item_ops("incidents")
     for path in ("/api/v1/layers", "/api/v1/incident-types", "/api/v1/health", "/api/v1/audit"):
         paths[path] = {"get": {"responses": {"200": {"description": "JSON"}}}}
+    paths.update(_routing_paths())
     paths["/api/v1/auth/login"] = {"post": {"responses": {"200": {}, "401": ERROR, "429": ERROR}}}
     schemas: dict[str, Any] = {kind: _schema(spec) for kind, spec in F.LAYERS.items()}
     schemas["Geometry"] = {"type": "object", "description": "GeoJSON geometry (RFC 7946)"}
