@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -261,83 +261,48 @@ class Engine:
             raise BadRequest("k must be at least 1", field="k")
         mask = self.closed_mask(closures)
         tgt = self.locate(*target, field="to", mask=mask, closures=closures)
-        located, skipped = self._locate_many(sources, mask, closures)
-        if not located:
-            return [], skipped
-        idx = np.array([i for i, _ in located])
-        pts = [p for _, p in located]
-        ex_node, ex_cost = self._exit_arrays(pts, mask)
-        direct = np.array([self.direct(p, tgt) for p in pts])
+        src = _SourceSet.build(self, sources, mask, closures)
+        if src.idx.size == 0:
+            return [], src.skipped
+        direct = src.direct_to(self, tgt)
         cap = INF if max_s is None else float(max_s)
-        limit = self._lower_bound(tgt, pts, k)
+        d_line = _haversine(src.lon, src.lat, tgt.lon, tgt.lat)
+        limit = max(float(np.sort(d_line)[min(k, d_line.size) - 1]) / self.vmax * 1.2, 60.0)
+        limit = min(limit, cap)
+        entries = self.entries(tgt, self.time, self.u)
         while True:
-            dist, _ = self._search(
-                self.entries(tgt, self.time, self.u), mask, reverse=True, limit=limit
-            )
-            times = np.minimum((ex_cost + dist[ex_node]).min(axis=1), direct)
-            found = times <= min(limit, cap)
+            dist, pred = self._search(entries, mask, reverse=True, limit=limit, predecessors=True)
+            via = src.cost + dist[src.node]
+            times = np.minimum(via.min(axis=1), direct)
+            found = times <= limit
             if found.sum() >= k or limit >= cap or self._exhausted(dist, mask, reverse=True):
                 break
             limit = min(limit * 2.0, cap)
-        order = np.lexsort((idx, times))
+        order = np.lexsort((src.idx, times))
         hits = []
-        for j in order:
-            if times[j] > cap or not np.isfinite(times[j]) or len(hits) == k:
+        for j in order[:k]:
+            if not times[j] <= cap:
                 break
-            hits.append(NearestHit(int(idx[j]), float(times[j]), 0.0))
-        return self._with_lengths(hits, pts, idx, tgt, mask), skipped
+            length = src.length_to(self, int(j), tgt, via[j], direct[j], pred, mask)
+            hits.append(NearestHit(int(src.idx[j]), float(times[j]), length))
+        return hits, src.skipped
 
-    def _with_lengths(
-        self,
-        hits: list[NearestHit],
-        pts: list[Located],
-        idx: np.ndarray,
-        tgt: Located,
-        mask: np.ndarray | None,
-    ) -> list[NearestHit]:
-        """Lengths of the hits' fastest paths (one forward search each, only for the k hits)."""
-        out = []
-        where = {int(i): j for j, i in enumerate(idx)}
-        for h in hits:
-            route = self._route_between(pts[where[h.index]], tgt, mask)
-            out.append(NearestHit(h.index, h.duration_s, route.length_m))
-        return out
-
-    def _locate_many(
-        self,
-        points: Sequence[tuple[float, float]],
-        mask: np.ndarray | None,
-        closures: Closures | None,
-    ) -> tuple[list[tuple[int, Located]], dict[int, str]]:
-        located, skipped = [], {}
-        for i, (lon, lat) in enumerate(points):
-            try:
-                located.append((i, self.locate(lon, lat, mask=mask, closures=closures)))
-            except NoPath:
-                skipped[i] = "inside_closure"
-            except BadRequest:
-                raise
-            except Exception as err:  # SnapTooFar and friends: report, do not fail the query
-                skipped[i] = getattr(err, "code", "too_far_from_road")
-        return located, skipped
-
-    def _exit_arrays(
-        self, pts: list[Located], mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        width = max(len(p.snaps) for p in pts)
-        node = np.full((len(pts), width), self.n, dtype=np.int64)  # the virtual root: dist 0
-        cost = np.full((len(pts), width), INF)
-        for r, p in enumerate(pts):
-            for c, (nd, w) in enumerate(self.exits(p, self.time, self.v)):
-                node[r, c], cost[r, c] = nd, w
-        return node, cost
-
-    def _lower_bound(self, tgt: Located, pts: list[Located], k: int) -> float:
-        lon = np.array([p.lon for p in pts])
-        lat = np.array([p.lat for p in pts])
-        d = _haversine(lon, lat, tgt.lon, tgt.lat)
-        kth = np.sort(d)[min(k, len(d)) - 1]
-        return max(kth / self.vmax * 1.2, 60.0)
+    def chain_length(
+        self, node: int, pred: np.ndarray, entries: Located, mask: np.ndarray | None
+    ) -> float:
+        """Metres from junction ``node`` along a reverse search tree to the located target."""
+        total = 0.0
+        x = node
+        while pred[x] >= 0 and pred[x] != self.n:
+            y = int(pred[x])
+            total += float(self.length[self._edge_between(x, y, mask)])
+            x = y
+        best = min(
+            (s for s in entries.snaps if int(self.u[s.edge]) == x),
+            key=lambda s: s.t * self.time[s.edge],
+            default=None,
+        )
+        return total + (best.t * float(self.length[best.edge]) if best is not None else 0.0)
 
     def route(
         self,
@@ -579,6 +544,89 @@ class Engine:
         return out
 
 
+@dataclass
+class _SourceSet:
+    """Many source points snapped at once: for each, up to two ways onto the graph."""
+
+    idx: np.ndarray  # input index of each placed source
+    lon: np.ndarray
+    lat: np.ndarray
+    edge: np.ndarray
+    t: np.ndarray
+    twin: np.ndarray  # open twin edge or -1
+    node: np.ndarray  # (n, 2) exit junctions
+    cost: np.ndarray  # (n, 2) seconds to them (inf when absent)
+    skipped: dict[int, str]
+
+    @classmethod
+    def build(
+        cls,
+        eng: Engine,
+        points: Sequence[tuple[float, float]],
+        mask: np.ndarray | None,
+        closures: Closures | None,
+    ) -> _SourceSet:
+        xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        edge, t, _, _, _ = eng.snapper.snap_many(
+            xy[:, 0], xy[:, 1], max_m=eng.max_snap_m, blocked=mask
+        )
+        skipped = {int(i): "too_far_from_road" for i in np.flatnonzero(edge < 0)}
+        inside = np.zeros(len(xy), dtype=bool)
+        for poly in closures.polygons if closures else ():
+            inside |= shapely.contains_xy(poly, xy[:, 0], xy[:, 1]) | shapely.intersects_xy(
+                poly.boundary, xy[:, 0], xy[:, 1]
+            )
+        skipped.update({int(i): "inside_closure" for i in np.flatnonzero(inside)})
+        ok = (edge >= 0) & ~inside
+        idx = np.flatnonzero(ok)
+        e, tt = edge[ok], t[ok]
+        tw = eng.twin[e].astype(np.int64)
+        if mask is not None:
+            tw = np.where((tw >= 0) & ~mask[np.maximum(tw, 0)], tw, -1)
+        node = np.column_stack((eng.v[e], np.where(tw >= 0, eng.u[e], eng.n)))
+        cost = np.column_stack(
+            ((1.0 - tt) * eng.time[e], np.where(tw >= 0, tt * eng.time[np.maximum(tw, 0)], INF))
+        )
+        return cls(idx, xy[ok, 0], xy[ok, 1], e, tt, tw, node.astype(np.int64), cost, skipped)
+
+    def direct_to(self, eng: Engine, tgt: Located) -> np.ndarray:
+        """Seconds along a shared road piece to the target, where it lies ahead."""
+        out = np.full(self.idx.size, INF)
+        for s in tgt.snaps:
+            t_here = np.where(
+                self.edge == s.edge, self.t, np.where(self.twin == s.edge, 1 - self.t, np.nan)
+            )
+            ahead = t_here <= s.t + 1e-12
+            out = np.where(
+                ahead, np.minimum(out, np.maximum(s.t - t_here, 0.0) * eng.time[s.edge]), out
+            )
+        return out
+
+    def length_to(
+        self,
+        eng: Engine,
+        j: int,
+        tgt: Located,
+        via: np.ndarray,
+        direct: float,
+        pred: np.ndarray,
+        mask: np.ndarray | None,
+    ) -> float:
+        """Metres of source ``j``'s fastest path, read from the search tree."""
+        if direct <= via.min():
+            for s in tgt.snaps:
+                for e, t in ((self.edge[j], self.t[j]), (self.twin[j], 1 - self.t[j])):
+                    if e == s.edge and t <= s.t + 1e-12:
+                        return float(max(s.t - t, 0.0) * eng.length[e])
+        c = int(np.argmin(via))
+        first = self.t[j] * 0 + (
+            (1.0 - self.t[j]) * eng.length[self.edge[j]]
+            if c == 0
+            else self.t[j] * eng.length[self.twin[j]]
+        )
+        return float(first) + eng.chain_length(int(self.node[j, c]), pred, tgt, mask)
+
+
 def _interp(xy: np.ndarray, cum: np.ndarray, d: float) -> np.ndarray:
     i = int(np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(cum) - 2))
     span = cum[i + 1] - cum[i]
@@ -621,7 +669,3 @@ def _turn(before: float | None, after: float | None) -> str:
     if abs(delta) < 170:
         return f"sharp {side}"
     return "u-turn"
-
-
-def points_of(geoms: Iterable[shapely.Geometry]) -> list[tuple[float, float]]:
-    return [(g.x, g.y) for g in geoms]

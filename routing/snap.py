@@ -128,6 +128,76 @@ class Snapper:
             )
         return out
 
+    def snap_many(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        *,
+        max_m: float = 500.0,
+        blocked: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Vectorised :meth:`snap` of many points to their single nearest open edge.
+
+        Returns ``(edge, t, distance_m, snap_lon, snap_lat)`` arrays; ``edge`` is -1 where no
+        open road lies within ``max_m``. Exact: a point whose nearest candidates cannot prove
+        their answer (the k-th sample is too close) is snapped one by one.
+        """
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        n = lon.size
+        edge = np.full(n, -1, dtype=np.int64)
+        t = np.zeros(n)
+        dist = np.full(n, np.inf)
+        out_lon, out_lat = lon.copy(), lat.copy()
+        if n == 0 or self.tree is None:
+            return edge, t, dist, out_lon, out_lat
+        px, py = lon * self.kx, lat * self.ky
+        k = min(32, self.tree.n)
+        sd, si = self.tree.query(np.column_stack((px, py)), k=k)
+        sd, si = sd.reshape(n, k), si.reshape(n, k)
+        segs = self.sample_seg[si]
+        ax, ay, bx, by = self.ax[segs], self.ay[segs], self.bx[segs], self.by[segs]
+        dx, dy = bx - ax, by - ay
+        den = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tt = np.where(den > 0, ((px[:, None] - ax) * dx + (py[:, None] - ay) * dy) / den, 0.0)
+        tt = np.clip(tt, 0.0, 1.0)
+        qx, qy = ax + tt * dx, ay + tt * dy
+        d = np.hypot(px[:, None] - qx, py[:, None] - qy)
+        if blocked is not None:
+            d = np.where(blocked[self.seg_edge[segs]], np.inf, d)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(n)
+        best = d[rows, j]
+        proven = (
+            np.isfinite(best) & (sd[:, -1] > best + SAMPLE_M)
+            if k < self.tree.n
+            else (np.ones(n, dtype=bool))
+        )
+        s = segs[rows, j]
+        seg_len = np.sqrt(den[rows, j])
+        along = self.seg_start[s] + tt[rows, j] * seg_len
+        e = self.seg_edge[s]
+        frac = np.clip(
+            np.where(self.edge_mlen[e] > 0, along / np.maximum(self.edge_mlen[e], 1e-12), 0.0), 0, 1
+        )
+        ok = proven & (best <= max_m)
+        edge[ok], t[ok], dist[ok] = e[ok], frac[ok], best[ok]
+        out_lon[ok], out_lat[ok] = qx[rows, j][ok] / self.kx, qy[rows, j][ok] / self.ky
+        for i in np.flatnonzero(~proven):
+            try:
+                one = self.snap(float(lon[i]), float(lat[i]), max_m=max_m, blocked=blocked)[0]
+            except SnapTooFar:
+                continue
+            edge[i], t[i], dist[i], out_lon[i], out_lat[i] = (
+                one.edge,
+                one.t,
+                one.distance_m,
+                one.lon,
+                one.lat,
+            )
+        return edge, t, dist, out_lon, out_lat
+
     def _open(self, segs: np.ndarray, blocked: np.ndarray | None) -> np.ndarray:
         if blocked is None or segs.size == 0:
             return segs

@@ -43,7 +43,10 @@ def points(engine, n, seed):
     rng = np.random.default_rng(seed)
     g = engine.g
     idx = rng.integers(0, g.n_nodes, n)
-    return [(float(g.node_lon[i] + rng.normal(0, 3e-4)), float(g.node_lat[i] + rng.normal(0, 1.5e-4))) for i in idx]
+    return [
+        (float(g.node_lon[i] + rng.normal(0, 3e-4)), float(g.node_lat[i] + rng.normal(0, 1.5e-4)))
+        for i in idx
+    ]
 
 
 def reference_graph(engine, closures):
@@ -97,7 +100,9 @@ def test_snapping_is_the_exact_nearest_point_on_any_edge(engine):
     for lon, lat in points(engine, 200, 7):
         px, py = lon * s.kx, lat * s.ky
         dx, dy = s.bx - s.ax, s.by - s.ay
-        t = np.clip(((px - s.ax) * dx + (py - s.ay) * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0, 1)
+        t = np.clip(
+            ((px - s.ax) * dx + (py - s.ay) * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0, 1
+        )
         brute = np.hypot(px - (s.ax + t * dx), py - (s.ay + t * dy)).min()
         snap = s.snap(lon, lat)[0]
         assert snap.distance_m == pytest.approx(brute, abs=1e-6)
@@ -150,6 +155,10 @@ def test_nearest_equals_networkx(engine, zone, closed):
         for h in hits:  # each hit's own time is right (ids may swap only on exact ties)
             exp = nx_time(with_points(G, engine, engine.locate(*sources[h.index], mask=mask), tgt))
             assert h.duration_s == pytest.approx(exp, abs=TOL)
+            if not closed:  # the length is that of the same fastest path the route takes
+                r = engine.route(sources[h.index], target)
+                assert r.duration_s == pytest.approx(h.duration_s, abs=TOL)
+                assert h.length_m == pytest.approx(r.length_m, abs=1e-3)
 
 
 def test_nearest_respects_max_s(engine):
@@ -189,7 +198,11 @@ def test_isochrone_covers_what_networkx_reaches(engine, zone, closed, direction)
     at = next(p for p in points(engine, 10, 13) if not (closures and closures.contains(*p)))
     p = engine.locate(*at, mask=mask)
     H = G.copy() if direction == "from" else G.reverse(copy=True)
-    legs = engine.exits(p, engine.time, engine.v) if direction == "from" else engine.entries(p, engine.time, engine.u)
+    legs = (
+        engine.exits(p, engine.time, engine.v)
+        if direction == "from"
+        else engine.entries(p, engine.time, engine.u)
+    )
     for node, w in legs:
         H.add_edge("P", node, weight=w)
     dist = nx.single_source_dijkstra_path_length(H, "P")
@@ -200,7 +213,9 @@ def test_isochrone_covers_what_networkx_reaches(engine, zone, closed, direction)
         for n in inside:
             assert poly.buffer(1e-7).covers(shapely.Point(g.node_lon[n], g.node_lat[n]))
         # a junction needing three times as long is outside, unless it sits next to a reached road
-        reached = shapely.MultiPoint([(g.node_lon[n], g.node_lat[n]) for n in inside]) if inside else None
+        reached = (
+            shapely.MultiPoint([(g.node_lon[n], g.node_lat[n]) for n in inside]) if inside else None
+        )
         for n in far:
             pt = shapely.Point(g.node_lon[n], g.node_lat[n])
             if reached is not None and pt.distance(reached) < 0.004:
