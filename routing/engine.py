@@ -14,8 +14,9 @@ point to itself takes 0 s.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,6 +64,7 @@ class Located:
     lon: float
     lat: float
     snaps: tuple[Snap, ...]
+    junction: int | None = None  # set when the point lies on a junction: every road there counts
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,17 @@ class Engine:
         self.rev_indices = self.u[self.rev_edge]
         self.rev_pos = np.empty_like(self.rev_edge)
         self.rev_pos[self.rev_edge] = np.arange(len(self.rev_edge))
+        self.rev_time = self.time[self.rev_edge]
+        self.uv_key = (
+            self.u.astype(np.int64) * max(self.n, 1) + self.v
+        )  # sorted: edges are by (u, v)
         with np.errstate(divide="ignore", invalid="ignore"):
             speed = np.where(self.time > 0, self.length / self.time, 0.0)
         self.vmax = float(speed.max()) if speed.size else 1.0
+        self.vmed = float(np.median(speed[speed > 0])) if (speed > 0).any() else 1.0
+        self.max_edge_time = float(self.time.max()) if self.time.size else 0.0
+        self._sources: OrderedDict[tuple[bytes, str], _SourceSet] = OrderedDict()
+        self._sources_lock = threading.Lock()
 
     # --- building blocks ---------------------------------------------------------------------
 
@@ -163,17 +173,26 @@ class Engine:
         tw = int(self.twin[best.edge])
         if tw >= 0 and (mask is None or not mask[tw]):
             snaps.append(Snap(tw, 1.0 - best.t, best.distance_m, best.lon, best.lat))
-        return Located(lon, lat, tuple(snaps))
+        junction = None
+        if best.t <= 0.0:
+            junction = int(self.u[best.edge])
+        elif best.t >= 1.0:
+            junction = int(self.v[best.edge])
+        return Located(lon, lat, tuple(snaps), junction)
 
     @staticmethod
     def exits(p: Located, time: np.ndarray, v: np.ndarray) -> list[tuple[int, float]]:
-        """(junction, seconds) pairs to leave point ``p`` along its road piece."""
-        return [(int(v[s.edge]), (1.0 - s.t) * float(time[s.edge])) for s in p.snaps]
+        """(junction, seconds) pairs to leave point ``p`` along its road piece (and from the
+        junction it lies on, by any road)."""
+        out = [(int(v[s.edge]), (1.0 - s.t) * float(time[s.edge])) for s in p.snaps]
+        return [*out, (p.junction, 0.0)] if p.junction is not None else out
 
     @staticmethod
     def entries(p: Located, time: np.ndarray, u: np.ndarray) -> list[tuple[int, float]]:
-        """(junction, seconds) pairs to reach point ``p`` from the start of its road piece."""
-        return [(int(u[s.edge]), s.t * float(time[s.edge])) for s in p.snaps]
+        """(junction, seconds) pairs to reach point ``p`` from the start of its road piece (and
+        from the junction it lies on)."""
+        out = [(int(u[s.edge]), s.t * float(time[s.edge])) for s in p.snaps]
+        return [*out, (p.junction, 0.0)] if p.junction is not None else out
 
     def direct(self, a: Located, b: Located) -> float:
         """Seconds from ``a`` to ``b`` along one shared road piece, if ``b`` lies ahead."""
@@ -185,7 +204,7 @@ class Engine:
         return best
 
     def _weights(self, mask: np.ndarray | None, *, reverse: bool) -> np.ndarray:
-        data = self.time[self.rev_edge] if reverse else self.time
+        data = self.rev_time if reverse else self.time
         if mask is None:
             return data
         data = data.copy()
@@ -261,42 +280,78 @@ class Engine:
             raise BadRequest("k must be at least 1", field="k")
         mask = self.closed_mask(closures)
         tgt = self.locate(*target, field="to", mask=mask, closures=closures)
-        src = _SourceSet.build(self, sources, mask, closures)
+        src = self._source_set(sources, mask, closures)
         if src.idx.size == 0:
             return [], src.skipped
         direct = src.direct_to(self, tgt)
         cap = INF if max_s is None else float(max_s)
         d_line = _haversine(src.lon, src.lat, tgt.lon, tgt.lat)
-        limit = max(float(np.sort(d_line)[min(k, d_line.size) - 1]) / self.vmax * 1.2, 60.0)
-        limit = min(limit, cap)
+        # Start from the k-th straight-line distance at the graph's median speed: usually just
+        # short of the answer, so the second, larger search is the last.
+        limit = min(
+            max(
+                float(np.partition(d_line, min(k, d_line.size) - 1)[min(k, d_line.size) - 1])
+                / self.vmed,
+                30.0,
+            ),
+            cap,
+        )
         entries = self.entries(tgt, self.time, self.u)
+        settled_before = -1
         while True:
             dist, pred = self._search(entries, mask, reverse=True, limit=limit, predecessors=True)
             via = src.cost + dist[src.node]
             times = np.minimum(via.min(axis=1), direct)
-            found = times <= limit
-            if found.sum() >= k or limit >= cap or self._exhausted(dist, mask, reverse=True):
+            if (times <= limit).sum() >= k or limit >= cap:
                 break
+            settled = int(np.isfinite(dist).sum())
+            if settled == settled_before and limit / 2.0 >= self.max_edge_time:
+                break  # doubling reached nothing new and no edge is that long: all is reached
+            settled_before = settled
             limit = min(limit * 2.0, cap)
         order = np.lexsort((src.idx, times))
         hits = []
         for j in order[:k]:
-            if not times[j] <= cap:
+            if not np.isfinite(times[j]) or times[j] > cap:
                 break
             length = src.length_to(self, int(j), tgt, via[j], direct[j], pred, mask)
             hits.append(NearestHit(int(src.idx[j]), float(times[j]), length))
         return hits, src.skipped
 
+    def _source_set(
+        self,
+        sources: Sequence[tuple[float, float]],
+        mask: np.ndarray | None,
+        closures: Closures | None,
+    ) -> _SourceSet:
+        """Sources snapped at once; the last few sets are kept, since a dispatch centre asks
+        about the same fleet again and again."""
+        xy = np.ascontiguousarray(np.asarray(sources, dtype=np.float64).reshape(-1, 2))
+        key = (hashlib.sha1(xy.tobytes()).digest(), closures.key if closures else "none")
+        with self._sources_lock:
+            hit = self._sources.get(key)
+            if hit is not None:
+                self._sources.move_to_end(key)
+                return hit
+        built = _SourceSet.build(self, xy, mask, closures)
+        with self._sources_lock:
+            self._sources[key] = built
+            while len(self._sources) > 32:
+                self._sources.popitem(last=False)
+        return built
+
     def chain_length(
         self, node: int, pred: np.ndarray, entries: Located, mask: np.ndarray | None
     ) -> float:
         """Metres from junction ``node`` along a reverse search tree to the located target."""
-        total = 0.0
-        x = node
-        while pred[x] >= 0 and pred[x] != self.n:
-            y = int(pred[x])
-            total += float(self.length[self._edge_between(x, y, mask)])
-            x = y
+        chain = [node]
+        while pred[chain[-1]] >= 0 and pred[chain[-1]] != self.n:
+            chain.append(int(pred[chain[-1]]))
+        hops = np.asarray(chain, dtype=np.int64)
+        total = float(self.length[self._edges_between(hops[:-1], hops[1:], mask)].sum())
+        x = chain[-1]
+        if entries.junction == x:
+            return total
         best = min(
             (s for s in entries.snaps if int(self.u[s.edge]) == x),
             key=lambda s: s.t * self.time[s.edge],
@@ -352,11 +407,23 @@ class Engine:
         return NoPath(msg, field="to", reason="unreachable")
 
     def _edge_between(self, x: int, y: int, mask: np.ndarray | None) -> int:
-        lo, hi = self.fwd_indptr[x], self.fwd_indptr[x + 1]
-        cand = np.arange(lo, hi)[self.v[lo:hi] == y]
+        return int(self._edges_between(np.array([x]), np.array([y]), mask)[0])
+
+    def _edges_between(self, xs: np.ndarray, ys: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """For each hop x -> y of a path, the open edge x -> y with the least time."""
+        keys = xs.astype(np.int64) * max(self.n, 1) + ys
+        lo = np.searchsorted(self.uv_key, keys, side="left")
+        hi = np.searchsorted(self.uv_key, keys, side="right")
+        out = lo.copy()
+        check = hi - lo > 1
         if mask is not None:
-            cand = cand[~mask[cand]]
-        return int(cand[np.argmin(self.time[cand])])
+            check |= mask[np.minimum(lo, len(mask) - 1)]
+        for i in np.flatnonzero(check):
+            cand = np.arange(lo[i], hi[i])
+            if mask is not None:
+                cand = cand[~mask[cand]]
+            out[i] = cand[np.argmin(self.time[cand])]
+        return out
 
     def _build_route(
         self,
@@ -373,17 +440,23 @@ class Engine:
             chain.append(int(pred[chain[-1]]))
         chain.reverse()
         first = chain[0]
-        start = min(
-            (s for s in a.snaps if int(self.v[s.edge]) == first),
-            key=lambda s: (1.0 - s.t) * self.time[s.edge],
-        )
-        end = min(
-            (s for s in b.snaps if int(self.u[s.edge]) == node),
-            key=lambda s: s.t * self.time[s.edge],
-        )
-        pieces: list[tuple[int, float, float]] = [(start.edge, start.t, 1.0)]
-        pieces += [(self._edge_between(x, y, mask), 0.0, 1.0) for x, y in itertools.pairwise(chain)]
-        pieces.append((end.edge, 0.0, end.t))
+        pieces: list[tuple[int, float, float]] = []
+        if first != a.junction:
+            start = min(
+                (s for s in a.snaps if int(self.v[s.edge]) == first),
+                key=lambda s: (1.0 - s.t) * self.time[s.edge],
+            )
+            pieces.append((start.edge, start.t, 1.0))
+        hops = np.asarray(chain, dtype=np.int64)
+        pieces += [(int(e), 0.0, 1.0) for e in self._edges_between(hops[:-1], hops[1:], mask)]
+        if node != b.junction:
+            end = min(
+                (s for s in b.snaps if int(self.u[s.edge]) == node),
+                key=lambda s: s.t * self.time[s.edge],
+            )
+            pieces.append((end.edge, 0.0, end.t))
+        if not pieces:  # from a junction to the same junction
+            pieces.append((a.snaps[0].edge, a.snaps[0].t, a.snaps[0].t))
         return self._assemble(pieces, a, b)
 
     def _same_edge_route(self, a: Located, b: Located, seconds: float) -> Route:
@@ -453,10 +526,17 @@ class Engine:
         *,
         direction: str = "from",
         closures: Closures | None = None,
-        buffer_m: float = 40.0,
+        cell_m: float | None = None,
     ) -> list[tuple[float, shapely.Geometry]]:
         """Areas reachable from (``direction="from"``) or that can reach (``"to"``) a point
-        within each time, as (seconds, lon/lat polygon) pairs in the order of ``times_s``."""
+        within each time, as (seconds, lon/lat polygon) pairs in the order of ``times_s``.
+
+        The reached parts of the roads (whole pieces, and the reached share of pieces on the
+        rim of the area) are sampled every half cell, marked on a grid of ``cell_m`` metres,
+        grown by one cell, and the marked cells merged into polygons. By default the cell is
+        1/200 of the area's extent, between 10 and 150 m: a block's precision in a district,
+        a street's in a city.
+        """
         if direction not in ("from", "to"):
             raise BadRequest('direction must be "from" or "to"', field="direction")
         times = [float(t) for t in times_s]
@@ -467,35 +547,97 @@ class Engine:
         reverse = direction == "to"
         start = self.entries(p, self.time, self.u) if reverse else self.exits(p, self.time, self.v)
         dist, _ = self._search(start, mask, reverse=reverse, limit=max(times))
-        near = self.u if not reverse else self.v
-        d_end = dist[near]
-        ok = np.isfinite(d_end) if mask is None else np.isfinite(d_end) & ~mask
+        d_end = dist[self.v if reverse else self.u]
+        if mask is not None:
+            d_end = np.where(mask, INF, d_end)
         out = []
         for t in times:
-            sel = np.flatnonzero(ok & (d_end < t))
-            frac = np.minimum(1.0, (t - d_end[sel]) / np.maximum(self.time[sel], 1e-9))
-            lines = [
-                self._cut(int(e), 0.0, f) if not reverse else self._cut(int(e), 1.0 - f, 1.0)
-                for e, f in zip(sel, frac, strict=False)
-            ]
-            for s in p.snaps:  # the point's own road piece
-                reach = min(1.0, t / max(float(self.time[s.edge]), 1e-9))
-                lo, hi = (
-                    (s.t, min(1.0, s.t + reach)) if not reverse else (max(0.0, s.t - reach), s.t)
-                )
-                lines.append(self._cut(s.edge, lo, hi))
-            out.append((t, self._area(lines, buffer_m, p)))
+            reach = np.clip((t - d_end) / np.maximum(self.time, 1e-9), 0.0, 1.0)
+            cell = cell_m or self._cell_for(dist, t, p)
+            xy = self._reached_points(reach, reverse, p, t, cell / 2.0)
+            out.append((t, self._cells_to_area(xy, cell)))
         return out
 
-    def _area(self, lines: list[np.ndarray], buffer_m: float, p: Located) -> shapely.Geometry:
-        snapper = self.snapper
-        kx, ky = snapper.kx, snapper.ky
-        parts = [np.column_stack((xy[:, 0] * kx, xy[:, 1] * ky)) for xy in lines if len(xy) >= 2]
-        if not parts:
-            parts = [np.array([[p.lon * kx, p.lat * ky], [p.lon * kx, p.lat * ky]])]
-        mls = shapely.multilinestrings([shapely.linestrings(xy) for xy in parts])
-        poly = shapely.buffer(mls, buffer_m, quad_segs=2).simplify(buffer_m / 4)
-        return shapely.transform(poly, lambda xy: xy / np.array([kx, ky]))
+    def _cell_for(self, dist: np.ndarray, t: float, p: Located) -> float:
+        near = np.flatnonzero(dist[: self.n] < t)
+        if near.size < 2:
+            return 10.0
+        sn = self.snapper
+        ext = max(
+            float(np.ptp(self.g.node_lon[near])) * sn.kx,
+            float(np.ptp(self.g.node_lat[near])) * sn.ky,
+        )
+        return float(np.clip(ext / 200.0, 10.0, 150.0))
+
+    def _reached_points(
+        self, reach: np.ndarray, reverse: bool, p: Located, t: float, step: float
+    ) -> np.ndarray:
+        """Metric points every ``step`` metres along the reached parts of the road pieces."""
+        sn = self.snapper
+        edges = np.flatnonzero(reach > 0)
+        first, last = sn.edge_seg[edges], sn.edge_seg[edges + 1]
+        counts = last - first
+        idx = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        idx += np.arange(counts.sum())
+        seg_edge = sn.seg_edge[idx]
+        f = reach[seg_edge]
+        mlen = np.maximum(sn.edge_mlen[seg_edge], 1e-9)
+        seg_len = sn.seg_len[idx]
+        lo_frac = sn.seg_start[idx] / mlen
+        hi_frac = lo_frac + seg_len / mlen
+        keep = (lo_frac <= f) if not reverse else (hi_frac >= 1.0 - f)
+        idx, f, lo_frac, hi_frac, seg_len = (
+            idx[keep],
+            f[keep],
+            lo_frac[keep],
+            hi_frac[keep],
+            seg_len[keep],
+        )
+        n = np.maximum(np.ceil(seg_len / step).astype(np.int64), 1) + 1
+        rep = np.repeat(np.arange(idx.size), n)
+        start = np.repeat(np.concatenate(([0], np.cumsum(n)[:-1])), n)
+        k = (np.arange(rep.size) - start) / np.repeat(n - 1, n)
+        frac = lo_frac[rep] + k * (hi_frac - lo_frac)[rep]
+        ok = frac <= f[rep] + 1e-9 if not reverse else frac >= 1.0 - f[rep] - 1e-9
+        s_idx = idx[rep]
+        x = sn.ax[s_idx] + k * (sn.bx[s_idx] - sn.ax[s_idx])
+        y = sn.ay[s_idx] + k * (sn.by[s_idx] - sn.ay[s_idx])
+        pts = [np.column_stack((x[ok], y[ok]))]
+        for s in p.snaps:  # along the point's own piece, as far as the time allows
+            share = min(1.0, t / max(float(self.time[s.edge]), 1e-9))
+            lo, hi = (s.t, min(1.0, s.t + share)) if not reverse else (max(0.0, s.t - share), s.t)
+            xy = self._cut(s.edge, lo, hi)
+            pts.append(np.column_stack((xy[:, 0] * sn.kx, xy[:, 1] * sn.ky)))
+        return np.concatenate(pts)
+
+    def _cells_to_area(self, xy: np.ndarray, cell: float) -> shapely.Geometry:
+        """Polygons of the grid cells holding a point, grown by one cell (4-neighbours); cells
+        are merged into row runs first, so the union works on few boxes."""
+        sn = self.snapper
+        c = np.floor(xy / cell).astype(np.int64)
+        x0, y0 = c.min(axis=0) - 1
+        w, h = c.max(axis=0) - (x0, y0) + 2
+        grid = np.zeros((h, w), dtype=bool)
+        grid[c[:, 1] - y0, c[:, 0] - x0] = True
+        grown = grid.copy()
+        grown[1:, :] |= grid[:-1, :]
+        grown[:-1, :] |= grid[1:, :]
+        grown[:, 1:] |= grid[:, :-1]
+        grown[:, :-1] |= grid[:, 1:]
+        # runs of marked cells along each row: starts where a cell is marked and its left is not
+        padded = np.zeros((h, w + 2), dtype=np.int8)
+        padded[:, 1:-1] = grown
+        change = np.diff(padded, axis=1)
+        rs, cs = np.nonzero(change == 1)
+        re_, ce = np.nonzero(change == -1)
+        order_s, order_e = np.lexsort((cs, rs)), np.lexsort((ce, re_))
+        rows, starts, ends = rs[order_s], cs[order_s], ce[order_e]
+        boxes = shapely.box(
+            (x0 + starts) * cell, (y0 + rows) * cell, (x0 + ends) * cell, (y0 + rows + 1) * cell
+        )
+        area = shapely.coverage_union_all(boxes)
+        area = shapely.simplify(area, cell * 0.3, preserve_topology=True)
+        return shapely.transform(area, lambda v: v / np.array([sn.kx, sn.ky]))
 
     def matrix(
         self,
@@ -583,9 +725,15 @@ class _SourceSet:
         tw = eng.twin[e].astype(np.int64)
         if mask is not None:
             tw = np.where((tw >= 0) & ~mask[np.maximum(tw, 0)], tw, -1)
-        node = np.column_stack((eng.v[e], np.where(tw >= 0, eng.u[e], eng.n)))
+        at_u, at_v = tt <= 0.0, tt >= 1.0
+        junction = np.where(at_u, eng.u[e], np.where(at_v, eng.v[e], eng.n))
+        node = np.column_stack((eng.v[e], np.where(tw >= 0, eng.u[e], eng.n), junction))
         cost = np.column_stack(
-            ((1.0 - tt) * eng.time[e], np.where(tw >= 0, tt * eng.time[np.maximum(tw, 0)], INF))
+            (
+                (1.0 - tt) * eng.time[e],
+                np.where(tw >= 0, tt * eng.time[np.maximum(tw, 0)], INF),
+                np.where(at_u | at_v, 0.0, INF),
+            )
         )
         return cls(idx, xy[ok, 0], xy[ok, 1], e, tt, tw, node.astype(np.int64), cost, skipped)
 
@@ -619,11 +767,12 @@ class _SourceSet:
                     if e == s.edge and t <= s.t + 1e-12:
                         return float(max(s.t - t, 0.0) * eng.length[e])
         c = int(np.argmin(via))
-        first = self.t[j] * 0 + (
-            (1.0 - self.t[j]) * eng.length[self.edge[j]]
-            if c == 0
-            else self.t[j] * eng.length[self.twin[j]]
-        )
+        if c == 0:
+            first = (1.0 - self.t[j]) * eng.length[self.edge[j]]
+        elif c == 1:
+            first = self.t[j] * eng.length[self.twin[j]]
+        else:  # from the junction the source lies on
+            first = 0.0
         return float(first) + eng.chain_length(int(self.node[j, c]), pred, tgt, mask)
 
 

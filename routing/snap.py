@@ -54,12 +54,15 @@ class Snapper:
         self.bx, self.by = x[seg + 1], y[seg + 1]
         self.seg_edge = np.searchsorted(off, seg, side="right") - 1
         seg_len = np.hypot(self.bx - self.ax, self.by - self.ay)
+        self.seg_len = seg_len
         # metric length of each edge and where each segment starts along it
         cum = np.cumsum(seg_len)
         edge_first = np.searchsorted(self.seg_edge, np.arange(graph.n_edges), side="left")
         before = np.concatenate(([0.0], cum))[edge_first]
         self.seg_start = np.concatenate(([0.0], cum))[: len(seg)] - before[self.seg_edge]
         self.edge_mlen = np.bincount(self.seg_edge, weights=seg_len, minlength=graph.n_edges)
+        # segments of edge e are edge_seg[e]:edge_seg[e + 1] (segments are in edge order)
+        self.edge_seg = np.searchsorted(self.seg_edge, np.arange(graph.n_edges + 1), side="left")
         # samples every SAMPLE_M metres along each segment, ends included
         n_samples = np.maximum(np.ceil(seg_len / SAMPLE_M).astype(np.int64), 1) + 1
         owner = np.repeat(np.arange(len(seg)), n_samples)
@@ -103,7 +106,7 @@ class Snapper:
         near = self.tree.query_ball_point((px, py), r=radius)
         segs = self._open(np.unique(self.sample_seg[np.asarray(near, dtype=np.int64)]), blocked)
         if segs.size == 0:
-            raise self._too_far(lon, lat, max_m, field)
+            raise self._too_far(lon, lat, max_m, field, self._exact_min(px, py, blocked))
         dist, t, qx, qy = self._dist(segs, px, py)
         order = np.argsort(dist, kind="stable")
         d0 = float(dist[order[0]])
@@ -212,6 +215,21 @@ class Snapper:
         t = np.clip(t, 0.0, 1.0)
         qx, qy = ax + t * dx, ay + t * dy
         return np.hypot(px - qx, py - qy), t, qx, qy
+
+    def _exact_min(self, px: float, py: float, blocked: np.ndarray | None) -> float | None:
+        """The exact distance to the nearest open segment, for the error message (slow path)."""
+        r = SAMPLE_M
+        while self.tree is not None and r < 1e7:
+            near = self.tree.query_ball_point((px, py), r=r)
+            segs = self._open(np.unique(self.sample_seg[np.asarray(near, dtype=np.int64)]), blocked)
+            if segs.size:
+                d = float(self._dist(segs, px, py)[0].min())
+                if d <= r - SAMPLE_M:
+                    return d
+                r = d + SAMPLE_M
+            else:
+                r *= 4.0
+        return None
 
     def _too_far(
         self, lon: float, lat: float, max_m: float, field: str, d: float | None = None

@@ -20,8 +20,8 @@ from routing.errors import BadRequest, UnknownGraph
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
-def check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
         msg = "graph names are 1-64 letters, digits, '_', '.' or '-'"
         raise BadRequest(msg, field="graph")
     return name
@@ -34,7 +34,7 @@ class GraphStore:
         self.directory = Path(directory)
         self.default = default or None
         self.max_snap_m = max_snap_m
-        self._engines: dict[str, tuple[float, Engine]] = {}
+        self._engines: dict[str, tuple[tuple[int, int], Engine]] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -57,10 +57,11 @@ class GraphStore:
 
     def engine(self, name: str | None = None) -> Engine:
         """The engine of graph ``name`` (the default graph when None)."""
-        name = check_name(name) if name else self.default_name()
+        name = check_name(name) if name is not None else self.default_name()
         meta = self.directory / name / "meta.json"
         try:
-            stamp = meta.stat().st_mtime_ns
+            st = meta.stat()
+            stamp = (st.st_ino, st.st_mtime_ns)  # a re-import renames a new folder in
         except FileNotFoundError:
             known = ", ".join(self.names()) or "none"
             msg = f"no road graph {name!r}; imported: {known}"
