@@ -205,7 +205,11 @@ def from_networkx(
         "build_seconds": round(time.monotonic() - started, 2),
         "component": report,
     }
-    return from_edges(lon, lat, eu, ev, lengths, times, names, coords, meta=meta)
+    graph = from_edges(lon, lat, eu, ev, lengths, times, names, coords, meta=meta)
+    from routing.engine import calibrate
+
+    graph.meta["route_factor"] = calibrate(graph)
+    return graph
 
 
 def _largest_scc(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:

@@ -115,6 +115,10 @@ class Engine:
         self.rev_pos = np.empty_like(self.rev_edge)
         self.rev_pos[self.rev_edge] = np.arange(len(self.rev_edge))
         self.rev_time = self.time[self.rev_edge]
+        self.name_ids = np.asarray(graph.edge_name)
+        # plain views: memmap slicing carries per-call overhead on the hot path
+        self.geom_off = np.asarray(graph.geom_offsets)
+        self.geom_xy = np.column_stack((np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)))
         self.uv_key = (
             self.u.astype(np.int64) * max(self.n, 1) + self.v
         )  # sorted: edges are by (u, v)
@@ -123,6 +127,9 @@ class Engine:
         self.vmax = float(speed.max()) if speed.size else 1.0
         self.vmed = float(np.median(speed[speed > 0])) if (speed > 0).any() else 1.0
         self.max_edge_time = float(self.time.max()) if self.time.size else 0.0
+        #: typical travel time / (straight line at median speed), measured when the graph was
+        #: built (see calibrate); it sets the first search radius of routes and nearest queries
+        self.route_factor = float(graph.meta.get("route_factor", 0.7))
         self._sources: OrderedDict[tuple[bytes, str], _SourceSet] = OrderedDict()
         self._sources_lock = threading.Lock()
 
@@ -291,7 +298,8 @@ class Engine:
         limit = min(
             max(
                 float(np.partition(d_line, min(k, d_line.size) - 1)[min(k, d_line.size) - 1])
-                / self.vmed,
+                / self.vmed
+                * self.route_factor,
                 30.0,
             ),
             cap,
@@ -373,29 +381,89 @@ class Engine:
         return self._route_between(a, b, mask)
 
     def _route_between(self, a: Located, b: Located, mask: np.ndarray | None) -> Route:
+        """Bidirectional: a forward search from ``a`` and a reverse one from ``b``, each to half
+        the limit, meet on the edge x -> y minimising d(a, x) + w + d(y, b); exact whenever the
+        answer is within the limit (the shortest path has such an edge with both halves inside),
+        and each side explores about a quarter of what a one-sided search would."""
         direct = self.direct(a, b)
-        limit = max(_haversine(a.lon, a.lat, b.lon, b.lat) / self.vmax * 1.5, 60.0)
-        entries = self.entries(b, self.time, self.u)
+        # The straight line at the graph's median speed: about the time of a route that uses
+        # faster roads, so one round usually suffices and a second at most doubles it.
+        limit = max(
+            float(_haversine(a.lon, a.lat, b.lon, b.lat)) / self.vmed * self.route_factor, 60.0
+        )
+        exits, entries = self.exits(a, self.time, self.v), self.entries(b, self.time, self.u)
+        settled_before = -1
         while True:
-            dist, pred = self._search(
-                self.exits(a, self.time, self.v),
-                mask,
-                reverse=False,
-                limit=limit,
-                predecessors=True,
-            )
-            best, via = direct, None
-            for node, w in entries:
-                if dist[node] + w < best:
-                    best, via = dist[node] + w, (node, w)
-            if best <= limit or self._exhausted(dist, mask, reverse=False):
+            half = limit / 2.0
+            df, pf = self._search(exits, mask, reverse=False, limit=half, predecessors=True)
+            db, pb = self._search(entries, mask, reverse=True, limit=half, predecessors=True)
+            best, meet = self._meet(df, db, mask)
+            if direct <= best:
+                best, meet = direct, None
+            if best <= limit:
                 break
+            settled = int(np.isfinite(df).sum())
+            if settled == settled_before and half / 2.0 >= self.max_edge_time:
+                break  # nothing more is reachable from the origin
+            settled_before = settled
             limit *= 2.0
         if not math.isfinite(best):
             raise self._why_no_path(a, b, mask)
-        if via is None:
+        if meet is None:
             return self._same_edge_route(a, b, best)
-        return self._build_route(a, b, dist, pred, via, mask)
+        x, y = meet
+        chain = self._walk(pf, x)[::-1]
+        if y != x:
+            chain.append(y)
+        chain += self._walk(pb, y)[1:]
+        return self._pieces_route(a, b, chain, mask)
+
+    def _meet(
+        self, df: np.ndarray, db: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[float, tuple[int, int] | None]:
+        """The best meeting of a forward and a reverse search: at a node, or across one edge."""
+        f, r = df[: self.n], db[: self.n]
+        at_node = f + r
+        i = int(np.argmin(at_node))
+        best, meet = float(at_node[i]), (i, i)
+        across = f[self.u] + self.time + r[self.v]
+        if mask is not None:
+            across = np.where(mask, INF, across)
+        j = int(np.argmin(across))
+        if across[j] < best:
+            best, meet = float(across[j]), (int(self.u[j]), int(self.v[j]))
+        return (best, meet) if math.isfinite(best) else (INF, None)
+
+    def _walk(self, pred: np.ndarray, node: int) -> list[int]:
+        """Junctions from ``node`` back to the search's virtual root (excluded)."""
+        chain = [node]
+        while pred[chain[-1]] >= 0 and pred[chain[-1]] != self.n:
+            chain.append(int(pred[chain[-1]]))
+        return chain
+
+    def _pieces_route(
+        self, a: Located, b: Located, chain: list[int], mask: np.ndarray | None
+    ) -> Route:
+        """The route along junctions ``chain`` (first reached from ``a``, last leading to ``b``)."""
+        first, last = chain[0], chain[-1]
+        pieces: list[tuple[int, float, float]] = []
+        if first != a.junction:
+            start = min(
+                (s for s in a.snaps if int(self.v[s.edge]) == first),
+                key=lambda s: (1.0 - s.t) * self.time[s.edge],
+            )
+            pieces.append((start.edge, start.t, 1.0))
+        hops = np.asarray(chain, dtype=np.int64)
+        pieces += [(int(e), 0.0, 1.0) for e in self._edges_between(hops[:-1], hops[1:], mask)]
+        if last != b.junction:
+            end = min(
+                (s for s in b.snaps if int(self.u[s.edge]) == last),
+                key=lambda s: s.t * self.time[s.edge],
+            )
+            pieces.append((end.edge, 0.0, end.t))
+        if not pieces:  # from a junction to the same junction
+            pieces.append((a.snaps[0].edge, a.snaps[0].t, a.snaps[0].t))
+        return self._assemble(pieces, a, b)
 
     def _why_no_path(self, a: Located, b: Located, mask: np.ndarray | None) -> NoPath:
         if mask is not None:
@@ -425,40 +493,6 @@ class Engine:
             out[i] = cand[np.argmin(self.time[cand])]
         return out
 
-    def _build_route(
-        self,
-        a: Located,
-        b: Located,
-        dist: np.ndarray,
-        pred: np.ndarray,
-        via: tuple[int, float],
-        mask: np.ndarray | None,
-    ) -> Route:
-        node, _ = via
-        chain = [node]
-        while pred[chain[-1]] != self.n and pred[chain[-1]] >= 0:
-            chain.append(int(pred[chain[-1]]))
-        chain.reverse()
-        first = chain[0]
-        pieces: list[tuple[int, float, float]] = []
-        if first != a.junction:
-            start = min(
-                (s for s in a.snaps if int(self.v[s.edge]) == first),
-                key=lambda s: (1.0 - s.t) * self.time[s.edge],
-            )
-            pieces.append((start.edge, start.t, 1.0))
-        hops = np.asarray(chain, dtype=np.int64)
-        pieces += [(int(e), 0.0, 1.0) for e in self._edges_between(hops[:-1], hops[1:], mask)]
-        if node != b.junction:
-            end = min(
-                (s for s in b.snaps if int(self.u[s.edge]) == node),
-                key=lambda s: s.t * self.time[s.edge],
-            )
-            pieces.append((end.edge, 0.0, end.t))
-        if not pieces:  # from a junction to the same junction
-            pieces.append((a.snaps[0].edge, a.snaps[0].t, a.snaps[0].t))
-        return self._assemble(pieces, a, b)
-
     def _same_edge_route(self, a: Located, b: Located, seconds: float) -> Route:
         for sa in a.snaps:
             for sb in b.snaps:
@@ -472,7 +506,9 @@ class Engine:
         steps: list[list] = []  # [name, first piece coords, distance, duration, edges]
         length = duration = 0.0
         edges = []
-        prev_bearing = None
+        prev_part = None
+        names = self.g.names
+        name_ids = self.name_ids
         for e, t0, t1 in pieces:
             frac = max(t1 - t0, 0.0)
             seg_len, seg_time = frac * float(self.length[e]), frac * float(self.time[e])
@@ -481,17 +517,17 @@ class Engine:
             if frac > 0 or not coords:
                 coords.append(part if not coords else part[1:])
             edges.append(e)
-            name = self.g.street(e)
+            nid = int(name_ids[e])
+            name = names[nid] if nid >= 0 else None
             if steps and steps[-1][0] == name:
                 steps[-1][2] += seg_len
                 steps[-1][3] += seg_time
             elif frac > 0 or not steps:
-                maneuver = (
-                    "depart" if not steps else _turn(prev_bearing, _bearing(part, start=True))
-                )
+                before = _bearing(prev_part, start=False) if prev_part is not None else None
+                maneuver = "depart" if not steps else _turn(before, _bearing(part, start=True))
                 steps.append([name, part[0], seg_len, seg_time, maneuver])
             if len(part) >= 2 and frac > 0:
-                prev_bearing = _bearing(part, start=False)
+                prev_part = part
         line = np.concatenate(coords) if coords else np.array([[a.lon, a.lat]])
         if len(line) == 1:
             line = np.vstack([line, line])
@@ -506,7 +542,7 @@ class Engine:
 
     def _cut(self, e: int, t0: float, t1: float) -> np.ndarray:
         """Edge ``e``'s coordinates between fractions ``t0`` and ``t1`` of its length."""
-        xy = self.g.edge_coords(e)
+        xy = self.geom_xy[self.geom_off[e] : self.geom_off[e + 1]]
         if t0 <= 0.0 and t1 >= 1.0:
             return xy
         kx = math.cos(math.radians(float(xy[0, 1])))
@@ -818,3 +854,23 @@ def _turn(before: float | None, after: float | None) -> str:
     if abs(delta) < 170:
         return f"sharp {side}"
     return "u-turn"
+
+
+def calibrate(graph: RoadGraph, *, samples: int = 40, seed: int = 0) -> float:
+    """The median of (travel time / straight line at the median speed) over random routes of
+    the graph: how far a search must reach, as a share of the naive guess."""
+    if graph.n_nodes < 2:
+        return 0.7
+    eng = Engine(graph)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, graph.n_nodes, (samples, 2))
+    lon, lat = np.asarray(graph.node_lon), np.asarray(graph.node_lat)
+    rows = [[(int(a), 0.0)] for a, _ in idx]
+    m = eng._augmented(eng.time, rows, reverse=False)
+    dist = dijkstra(m, directed=True, indices=np.arange(eng.n, eng.n + samples))
+    ratios = []
+    for r, (a, b) in enumerate(idx):
+        line = float(_haversine(lon[a], lat[a], lon[b], lat[b]))
+        if line > 200.0 and np.isfinite(dist[r, b]):
+            ratios.append(dist[r, b] / (line / eng.vmed))
+    return round(float(np.median(ratios)), 3) if ratios else 0.7
