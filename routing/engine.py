@@ -26,7 +26,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from routing.errors import BadRequest, NoPath
+from routing.errors import BadRequest, NoPath, RoutingError
 from routing.graph import RoadGraph
 from routing.snap import Snap, Snapper
 
@@ -684,26 +684,51 @@ class Engine:
     ) -> np.ndarray:
         """Travel times (s), ``len(sources) x len(targets)``; ``inf`` where unreachable. One
         search per point on the smaller side (reverse searches from targets, or forward ones
-        from sources)."""
+        from sources). A point that cannot be placed raises (see :meth:`matrix_report`)."""
+        return self.matrix_report(sources, targets, closures=closures, strict=True)[0]
+
+    def matrix_report(
+        self,
+        sources: Sequence[tuple[float, float]],
+        targets: Sequence[tuple[float, float]],
+        *,
+        closures: Closures | None = None,
+        strict: bool = False,
+    ) -> tuple[np.ndarray, dict[str, dict[int, str]]]:
+        """:meth:`matrix`, but a point that cannot be placed (too far from a road, inside a
+        closed zone) gets a row or column of ``inf`` and is reported, unless ``strict``."""
         mask = self.closed_mask(closures)
-        src = [
-            self.locate(*pt, field=f"sources[{i}]", mask=mask, closures=closures)
-            for i, pt in enumerate(sources)
-        ]
-        tgt = [
-            self.locate(*pt, field=f"targets[{i}]", mask=mask, closures=closures)
-            for i, pt in enumerate(targets)
-        ]
+        skipped: dict[str, dict[int, str]] = {"sources": {}, "targets": {}}
+        placed: dict[str, list[Located | None]] = {}
+        for side, pts in (("sources", sources), ("targets", targets)):
+            placed[side] = []
+            for i, pt in enumerate(pts):
+                try:
+                    loc = self.locate(*pt, field=f"{side}[{i}]", mask=mask, closures=closures)
+                except (NoPath, RoutingError) as err:
+                    if strict:
+                        raise
+                    skipped[side][i] = str(err.details.get("reason") or err.code)
+                    loc = None
+                placed[side].append(loc)
+        src, tgt = placed["sources"], placed["targets"]
+        out = np.full((len(src), len(tgt)), INF)
         reverse = len(tgt) <= len(src)
         roots, others = (tgt, src) if reverse else (src, tgt)
+        live = [i for i, r in enumerate(roots) if r is not None]
+        if not live:
+            return out, skipped
         rows = [
-            self.entries(r, self.time, self.u) if reverse else self.exits(r, self.time, self.v)
-            for r in roots
+            self.entries(roots[i], self.time, self.u)
+            if reverse
+            else self.exits(roots[i], self.time, self.v)
+            for i in live
         ]
         graph = self._augmented(self._weights(mask, reverse=reverse), rows, reverse=reverse)
         dist = dijkstra(graph, directed=True, indices=np.arange(self.n, self.n + len(rows)))
-        out = np.full((len(src), len(tgt)), INF)
         for j, other in enumerate(others):
+            if other is None:
+                continue
             legs = (
                 self.exits(other, self.time, self.v)
                 if reverse
@@ -713,13 +738,14 @@ class Engine:
             costs = np.array([w for _, w in legs])
             best = (dist[:, nodes] + costs).min(axis=1)
             if reverse:
-                out[j, :] = best
+                out[j, live] = best
             else:
-                out[:, j] = best
+                out[live, j] = best
         for i, a in enumerate(src):
             for j, b in enumerate(tgt):
-                out[i, j] = min(out[i, j], self.direct(a, b))
-        return out
+                if a is not None and b is not None:
+                    out[i, j] = min(out[i, j], self.direct(a, b))
+        return out, skipped
 
 
 @dataclass

@@ -326,10 +326,15 @@ def matrix(
             for p in (point_lonlat(v, field=f"{side}[{i}]", area=area) for i, v in enumerate(raw))
         ]
     engine = store.engine(body.get("graph"))
-    times = engine.matrix(pts["sources"], pts["targets"], closures=closures(body))
+    times, skipped = engine.matrix_report(pts["sources"], pts["targets"], closures=closures(body))
     return {
         "durations_s": [
             [round(float(t), 3) if np.isfinite(t) else None for t in row] for row in times
+        ],
+        "skipped": [
+            {"side": side, "index": i, "reason": why}
+            for side, items in skipped.items()
+            for i, why in sorted(items.items())
         ],
         "graph": engine.g.name,
     }

@@ -27,7 +27,12 @@ SAMPLES = {
             "type": "Polygon",
             "coordinates": [[[24.94, 60.17], [24.942, 60.17], [24.942, 60.171], [24.94, 60.17]]],
         },
-        "properties": {"name": "Ressun lukio", "capacity": 400, "occupancy": 10, "facilities": ["water"]},
+        "properties": {
+            "name": "Ressun lukio",
+            "capacity": 400,
+            "occupancy": 10,
+            "facilities": ["water"],
+        },
     },
     "teams": {
         "type": "Feature",
@@ -51,7 +56,9 @@ SAMPLES = {
             "risk_level": "high",
             "influence": {
                 "type": "Polygon",
-                "coordinates": [[[24.94, 60.165], [24.95, 60.165], [24.95, 60.175], [24.94, 60.165]]],
+                "coordinates": [
+                    [[24.94, 60.165], [24.95, 60.165], [24.95, 60.175], [24.94, 60.165]]
+                ],
             },
             "monitoring": {"sensor": "water_level", "unit": "cm", "warn": 80, "alarm": 120},
         },
@@ -89,13 +96,21 @@ def test_create_get_update_delete_each_layer(client, auth, kind, session):
     r = client.patch(f"/api/v1/layers/{kind}/{rid}", json=stale, headers=h)
     assert r.status_code == 409
     assert r.get_json()["error"]["code"] == "stale_version"
-    assert client.get(f"/api/v1/layers/{kind}/{rid}", headers=h).get_json()["properties"]["notes"] == "checked"
+    assert (
+        client.get(f"/api/v1/layers/{kind}/{rid}", headers=h).get_json()["properties"]["notes"]
+        == "checked"
+    )
 
     assert client.delete(f"/api/v1/layers/{kind}/{rid}?version=1", headers=h).status_code == 409
     assert client.delete(f"/api/v1/layers/{kind}/{rid}?version=2", headers=h).status_code == 204
     assert client.get(f"/api/v1/layers/{kind}/{rid}", headers=h).status_code == 404
 
-    actions = [e["action"] for e in client.get(f"/api/v1/audit?entity={kind}&entity_id={rid}", headers=h).get_json()["entries"]]
+    actions = [
+        e["action"]
+        for e in client.get(f"/api/v1/audit?entity={kind}&entity_id={rid}", headers=h).get_json()[
+            "entries"
+        ]
+    ]
     assert actions == ["delete", "update", "create"]
 
 
@@ -119,7 +134,9 @@ def test_update_with_if_match_header(client, auth):
     h = auth["dispatcher"]
     rid = post(client, "/api/v1/layers/shelters", SAMPLES["shelters"], h).get_json()["id"]
     body = {"type": "Feature", "properties": {"occupancy": 50}}
-    r = client.patch(f"/api/v1/layers/shelters/{rid}", json=body, headers={**h, "If-Match": 'W/"1"'})
+    r = client.patch(
+        f"/api/v1/layers/shelters/{rid}", json=body, headers={**h, "If-Match": 'W/"1"'}
+    )
     assert r.status_code == 200
     r = client.patch(f"/api/v1/layers/shelters/{rid}", json=body, headers={**h, "If-Match": '"1"'})
     assert r.status_code == 409
@@ -131,10 +148,18 @@ def test_update_with_if_match_header(client, auth):
 def test_team_status_transition_enforced(client, auth):
     h = auth["dispatcher"]
     rid = post(client, "/api/v1/layers/teams", SAMPLES["teams"], h).get_json()["id"]
-    r = client.patch(f"/api/v1/layers/teams/{rid}", json={"type": "Feature", "properties": {"version": 1, "status": "on_scene"}}, headers=h)
+    r = client.patch(
+        f"/api/v1/layers/teams/{rid}",
+        json={"type": "Feature", "properties": {"version": 1, "status": "on_scene"}},
+        headers=h,
+    )
     assert r.status_code == 409
     assert r.get_json()["error"]["field"] == "properties.status"
-    r = client.patch(f"/api/v1/layers/teams/{rid}", json={"type": "Feature", "properties": {"version": 1, "status": "dispatched"}}, headers=h)
+    r = client.patch(
+        f"/api/v1/layers/teams/{rid}",
+        json={"type": "Feature", "properties": {"version": 1, "status": "dispatched"}},
+        headers=h,
+    )
     assert r.status_code == 200
 
 
@@ -158,7 +183,9 @@ def test_list_bbox_filters_and_next_link(client, auth):
     nxt = next(link["href"] for link in fc["links"] if link["rel"] == "next")
     fc2 = client.get(nxt, headers=h).get_json()
     assert [f["id"] for f in fc2["features"]] == ids[3:6]
-    last = client.get(next(link["href"] for link in fc2["links"] if link["rel"] == "next"), headers=h).get_json()
+    last = client.get(
+        next(link["href"] for link in fc2["links"] if link["rel"] == "next"), headers=h
+    ).get_json()
     assert [f["id"] for f in last["features"]] == ids[6:]
     assert not [link for link in last["links"] if link["rel"] == "next"]
 
@@ -166,7 +193,9 @@ def test_list_bbox_filters_and_next_link(client, auth):
     assert {f["properties"]["type"] for f in fire["features"]} == {"fire"}
     assert len(fire["features"]) == 3
 
-    box = client.get("/api/v1/layers/teams?bbox=24.9395,60.169,24.9425,60.171", headers=h).get_json()
+    box = client.get(
+        "/api/v1/layers/teams?bbox=24.9395,60.169,24.9425,60.171", headers=h
+    ).get_json()
     assert [f["id"] for f in box["features"]] == ids[:3]
 
     q = client.get("/api/v1/layers/teams?q=team%205", headers=h).get_json()
@@ -175,8 +204,15 @@ def test_list_bbox_filters_and_next_link(client, auth):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("limit=0", "limit"), ("limit=abc", "limit"),
-     ("colour=red", "colour"), ("type=dragon", "type"), ("limit=999999", "limit")],
+    [
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=a,b,c,d", "bbox"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("colour=red", "colour"),
+        ("type=dragon", "type"),
+        ("limit=999999", "limit"),
+    ],
 )
 def test_list_bad_query(client, auth, query, field):
     r = client.get(f"/api/v1/layers/teams?{query}", headers=auth["viewer"])
@@ -202,25 +238,84 @@ BAD_INPUTS = [
     ("string capacity", _bad({"capacity": "many"}), 422, "properties.capacity"),
     ("missing required", _bad({"name": None}), 422, "properties.name"),
     ("empty geometry", _bad(geometry={"type": "Polygon", "coordinates": []}), 422, "geometry"),
-    ("invalid polygon", _bad(geometry={"type": "Polygon", "coordinates": [[[24.94, 60.17], [24.95, 60.18], [24.95, 60.17], [24.94, 60.18], [24.94, 60.17]]]}), 422, "geometry"),
-    ("garbage coordinates", _bad(geometry={"type": "Point", "coordinates": ["a", "b"]}), 400, "geometry.coordinates"),
-    ("lat out of range", _bad(geometry={"type": "Point", "coordinates": [24.94, 160.17]}), 422, "geometry.coordinates"),
-    ("swapped lat lon", _bad(geometry={"type": "Point", "coordinates": [60.17, 24.945]}), 422, "geometry.coordinates"),
-    ("point in the sea", _bad(geometry={"type": "Point", "coordinates": [-30.0, 40.0]}), 422, "geometry.coordinates"),
-    ("geometry type not allowed", _bad(geometry={"type": "LineString", "coordinates": [P, [24.95, 60.17]]}), 422, "geometry.type"),
-    ("negative stock", _bad({"stock": [{"item_code": "X", "on_hand": -1}]}, kind="depots"), 422, "properties.stock[0].on_hand"),
-    ("reserved over on hand", _bad({"stock": [{"item_code": "X", "on_hand": 1, "reserved": 2}]}, kind="depots"), 422, "properties.stock[0].reserved"),
+    (
+        "invalid polygon",
+        _bad(
+            geometry={
+                "type": "Polygon",
+                "coordinates": [
+                    [[24.94, 60.17], [24.95, 60.18], [24.95, 60.17], [24.94, 60.18], [24.94, 60.17]]
+                ],
+            }
+        ),
+        422,
+        "geometry",
+    ),
+    (
+        "garbage coordinates",
+        _bad(geometry={"type": "Point", "coordinates": ["a", "b"]}),
+        400,
+        "geometry.coordinates",
+    ),
+    (
+        "lat out of range",
+        _bad(geometry={"type": "Point", "coordinates": [24.94, 160.17]}),
+        422,
+        "geometry.coordinates",
+    ),
+    (
+        "swapped lat lon",
+        _bad(geometry={"type": "Point", "coordinates": [60.17, 24.945]}),
+        422,
+        "geometry.coordinates",
+    ),
+    (
+        "point in the sea",
+        _bad(geometry={"type": "Point", "coordinates": [-30.0, 40.0]}),
+        422,
+        "geometry.coordinates",
+    ),
+    (
+        "geometry type not allowed",
+        _bad(geometry={"type": "LineString", "coordinates": [P, [24.95, 60.17]]}),
+        422,
+        "geometry.type",
+    ),
+    (
+        "negative stock",
+        _bad({"stock": [{"item_code": "X", "on_hand": -1}]}, kind="depots"),
+        422,
+        "properties.stock[0].on_hand",
+    ),
+    (
+        "reserved over on hand",
+        _bad({"stock": [{"item_code": "X", "on_hand": 1, "reserved": 2}]}, kind="depots"),
+        422,
+        "properties.stock[0].reserved",
+    ),
     ("unknown team type", _bad({"type": "dragon_riders"}, kind="teams"), 422, "properties.type"),
-    ("time without offset", _bad({"position_reported_at": "2026-11-25T08:30:00"}, kind="teams"), 422, "properties.position_reported_at"),
+    (
+        "time without offset",
+        _bad({"position_reported_at": "2026-11-25T08:30:00"}, kind="teams"),
+        422,
+        "properties.position_reported_at",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "body", "status", "field"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("label", "body", "status", "field"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(client, auth, label, body, status, field):
     text = body.decode() if isinstance(body, bytes) else json.dumps(body)
     kind = "depots" if '"stock"' in text else "teams" if '"headcount"' in text else "shelters"
     data = body if isinstance(body, bytes) else json.dumps(body)
-    r = client.post(f"/api/v1/layers/{kind}", data=data, headers=auth["dispatcher"], content_type="application/json")
+    r = client.post(
+        f"/api/v1/layers/{kind}",
+        data=data,
+        headers=auth["dispatcher"],
+        content_type="application/json",
+    )
     assert r.status_code == status, r.get_json()
     err = r.get_json()["error"]
     assert err["field"] == field
@@ -230,14 +325,24 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(client, auth, label, body, 
 
 
 def test_swapped_coordinates_get_a_hint(client, auth):
-    r = post(client, "/api/v1/layers/shelters", _bad(geometry={"type": "Point", "coordinates": [60.17, 24.945]}), auth["dispatcher"])
+    r = post(
+        client,
+        "/api/v1/layers/shelters",
+        _bad(geometry={"type": "Point", "coordinates": [60.17, 24.945]}),
+        auth["dispatcher"],
+    )
     assert "swapped" in r.get_json()["error"]["message"]
     assert "[24.945000, 60.170000]" in r.get_json()["error"]["message"]
 
 
 def test_upload_over_the_limit_is_413(client, auth):
     big = b'{"type": "FeatureCollection", "features": [' + b" " * (300 * 1024) + b"]}"
-    r = client.post("/api/v1/layers/shelters/import", data=big, headers=auth["dispatcher"], content_type="application/geo+json")
+    r = client.post(
+        "/api/v1/layers/shelters/import",
+        data=big,
+        headers=auth["dispatcher"],
+        content_type="application/geo+json",
+    )
     assert r.status_code == 413
     assert r.get_json()["error"]["field"] == "body"
 
@@ -251,8 +356,16 @@ def test_unknown_layer_and_row(client, auth):
 
 def test_incident_crud_and_type_from_taxonomy(client, auth):
     h = auth["dispatcher"]
-    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": P},
-            "properties": {"type": "accident.fire.high_rise", "level": "III", "title": "高层住宅火灾", "injured": 3}}
+    body = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": P},
+        "properties": {
+            "type": "accident.fire.high_rise",
+            "level": "III",
+            "title": "高层住宅火灾",
+            "injured": 3,
+        },
+    }
     r = post(client, "/api/v1/incidents", body, h)
     assert r.status_code == 201, r.get_json()
     rid = r.get_json()["id"]
@@ -264,10 +377,18 @@ def test_incident_crud_and_type_from_taxonomy(client, auth):
     assert r.status_code == 422
     assert r.get_json()["error"]["field"] == "properties.type"
     bad["properties"].update(type="accident.fire", level="V")
-    assert post(client, "/api/v1/incidents", bad, h).get_json()["error"]["field"] == "properties.level"
-    r = client.patch(f"/api/v1/incidents/{rid}", json={"type": "Feature", "properties": {"version": 1, "status": "responding"}}, headers=h)
+    assert (
+        post(client, "/api/v1/incidents", bad, h).get_json()["error"]["field"] == "properties.level"
+    )
+    r = client.patch(
+        f"/api/v1/incidents/{rid}",
+        json={"type": "Feature", "properties": {"version": 1, "status": "responding"}},
+        headers=h,
+    )
     assert r.get_json()["properties"]["status"] == "responding"
-    assert [f["id"] for f in client.get("/api/v1/incidents", headers=h).get_json()["features"]] == [rid]
+    assert [f["id"] for f in client.get("/api/v1/incidents", headers=h).get_json()["features"]] == [
+        rid
+    ]
 
 
 def test_writes_need_dispatcher_reads_need_login(client, auth):
@@ -275,8 +396,16 @@ def test_writes_need_dispatcher_reads_need_login(client, auth):
     r = post(client, "/api/v1/layers/teams", SAMPLES["teams"], auth["viewer"])
     assert r.status_code == 403
     assert post(client, "/api/v1/layers/teams", SAMPLES["teams"], auth["admin"]).status_code == 201
-    assert client.get("/api/v1/layers/teams", headers={"Authorization": "Bearer om_forged"}).status_code == 401
-    assert client.get("/api/v1/layers/teams", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert (
+        client.get(
+            "/api/v1/layers/teams", headers={"Authorization": "Bearer om_forged"}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.get("/api/v1/layers/teams", headers={"Authorization": "Basic abc"}).status_code
+        == 401
+    )
 
 
 def test_events_published_on_redis(client, auth, redis_client):

@@ -22,14 +22,20 @@ def test_map_needs_login_and_serves_leaflet_locally(client, tokens):
 
 
 def test_open_redirect_refused(client, tokens):
-    r = client.post("/login?next=//evil.example", data={"name": "t-admin", "password": "password-123"})
+    r = client.post(
+        "/login?next=//evil.example", data={"name": "t-admin", "password": "password-123"}
+    )
     assert r.headers["Location"] == "/"
 
 
 def test_cli_user_token_and_import(runner, client, tmp_path):
-    r = runner.invoke(args=["user", "create", "ops", "--role", "dispatcher", "--password", "long-password"])
+    r = runner.invoke(
+        args=["user", "create", "ops", "--role", "dispatcher", "--password", "long-password"]
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(args=["user", "create", "ops", "--role", "dispatcher", "--password", "long-password"])
+    r = runner.invoke(
+        args=["user", "create", "ops", "--role", "dispatcher", "--password", "long-password"]
+    )
     assert r.exit_code == 2 and "exists" in r.output
     r = runner.invoke(args=["token", "create", "ops"])
     token = r.output.strip()

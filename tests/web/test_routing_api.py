@@ -485,7 +485,6 @@ MATRIX_BAD = [  # (case, change to a good body, status, field)
     ("empty", {"sources": []}, 400, "sources"),
     ("not-a-list-of-points", {"targets": M_E}, 422, "targets[0]"),
     ("swapped", {"targets": [M_E, [M_E[1], M_E[0]]]}, 422, "targets[1].coordinates"),
-    ("too-far", {"sources": [M_W, FAR]}, 422, "sources[1]"),
     ("unknown-field", {"sources": [M_W], "origins": [M_W]}, 400, "origins"),
 ]
 
@@ -557,3 +556,25 @@ def test_route_cache_by_request_closures_and_graph_version(app, client, auth, re
     assert third["properties"]["duration_s"] == pytest.approx(140.0)
     assert third["properties"]["graph_version"] == slower.version
     assert post(client, "/api/v1/route", body, h).get_json()["properties"]["cached"] is True
+
+
+def test_matrix_reports_points_it_cannot_place(client, auth, graph):
+    """A target inside a closed zone or far from any road gets a null column and a reason,
+    while the rest of the matrix is still answered."""
+    body = {
+        "sources": [M_W, M_E],
+        "targets": [M_E, M_L01, FAR],
+        "avoid": box(M_L01),
+        "graph": GRAPH,
+    }
+    r = post(client, "/api/v1/matrix", body, auth["viewer"])
+    assert r.status_code == 200, r.get_json()
+    got = r.get_json()
+    assert [row[1] for row in got["durations_s"]] == [None, None]
+    assert [row[2] for row in got["durations_s"]] == [None, None]
+    assert got["durations_s"][1][0] == 0.0  # M_E to itself
+    assert got["durations_s"][0][0] is not None
+    assert {(s["side"], s["index"], s["reason"]) for s in got["skipped"]} == {
+        ("targets", 1, "inside_closure"),
+        ("targets", 2, "too_far_from_road"),
+    }
