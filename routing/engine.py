@@ -348,6 +348,53 @@ class Engine:
                 self._sources.popitem(last=False)
         return built
 
+    def reach(
+        self,
+        target: tuple[float, float],
+        sources: Sequence[tuple[float, float]],
+        *,
+        max_s: float | None = None,
+        closures: Closures | None = None,
+    ) -> Reach:
+        """Travel time from every source to ``target`` in one reverse search (to ``max_s`` when
+        given), with each source's route readable from the search tree: what a response proposal
+        needs for every candidate team and depot at once."""
+        mask = self.closed_mask(closures)
+        tgt = self.locate(*target, field="to", mask=mask, closures=closures)
+        src = self._source_set(sources, mask, closures)
+        limit = INF if max_s is None else float(max_s)
+        dist, pred = self._search(
+            self.entries(tgt, self.time, self.u), mask, reverse=True, limit=limit, predecessors=True
+        )
+        direct = src.direct_to(self, tgt)
+        via = src.cost + dist[src.node]
+        times = np.full(len(sources), INF)
+        times[src.idx] = np.minimum(via.min(axis=1), direct)
+        times[times > limit] = INF
+        return Reach(self, tgt, src, via, direct, dist, pred, mask, times)
+
+    def route_in_tree(self, r: Reach, i: int) -> Route:
+        """Source ``i``'s fastest route to the target of ``r``, read from its search tree."""
+        j = int(np.searchsorted(r.src.idx, i))
+        if j >= r.src.idx.size or r.src.idx[j] != i or not np.isfinite(r.times[i]):
+            msg = "this source cannot reach the target"
+            raise NoPath(msg, field="sources", reason="unreachable")
+        a = Located(
+            float(r.src.lon[j]),
+            float(r.src.lat[j]),
+            tuple(
+                Snap(int(e), float(t), 0.0, float(r.src.lon[j]), float(r.src.lat[j]))
+                for e, t in ((r.src.edge[j], r.src.t[j]), (r.src.twin[j], 1.0 - r.src.t[j]))
+                if e >= 0
+            ),
+            int(r.src.node[j, 2]) if r.src.node[j, 2] < self.n else None,
+        )
+        if r.direct[j] <= r.via[j].min():
+            return self._same_edge_route(a, r.tgt, float(r.direct[j]))
+        c = int(np.argmin(r.via[j]))
+        chain = self._walk(r.pred, int(r.src.node[j, c]))
+        return self._pieces_route(a, r.tgt, chain, r.mask)
+
     def chain_length(
         self, node: int, pred: np.ndarray, entries: Located, mask: np.ndarray | None
     ) -> float:
@@ -746,6 +793,33 @@ class Engine:
                 if a is not None and b is not None:
                     out[i, j] = min(out[i, j], self.direct(a, b))
         return out, skipped
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The answer of :meth:`Engine.reach`: ``times[i]`` (s, inf when unreachable) per source."""
+
+    engine: Engine
+    tgt: Located
+    src: _SourceSet
+    via: np.ndarray
+    direct: np.ndarray
+    dist: np.ndarray
+    pred: np.ndarray
+    mask: np.ndarray | None
+    times: np.ndarray
+
+    def route(self, i: int) -> Route:
+        return self.engine.route_in_tree(self, i)
+
+    def length(self, i: int) -> float:
+        """Metres of source ``i``'s fastest path (inf when it cannot reach the target)."""
+        j = int(np.searchsorted(self.src.idx, i))
+        if j >= self.src.idx.size or self.src.idx[j] != i or not np.isfinite(self.times[i]):
+            return INF
+        return self.src.length_to(
+            self.engine, j, self.tgt, self.via[j], float(self.direct[j]), self.pred, self.mask
+        )
 
 
 @dataclass

@@ -55,7 +55,21 @@ def migrated_db(service_urls: dict[str, str]) -> str:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     engine.dispose()
     migrate.upgrade(url)
+    _load_plans(url)
     return url
+
+
+def _load_plans(url: str) -> None:
+    """The shipped plan library, stored once per run (committed, like the migrations)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from app.services import plans as plan_service
+
+    engine = create_engine(url)
+    with Session(engine) as s:
+        plan_service.sync_library(s, actor="tests")
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,10 @@ from sqlalchemy.engine import make_url
 
 from app import migrate
 
-TABLES = {"depots", "depot_stock", "shelters", "teams", "hazards", "incidents", "audit_log", "users", "api_tokens"}
+TABLES = {
+    "depots", "depot_stock", "shelters", "teams", "hazards", "incidents", "audit_log", "users",
+    "api_tokens", "plans", "dispatches",
+}
 
 
 @pytest.fixture

@@ -221,3 +221,25 @@ def test_isochrone_covers_what_networkx_reaches(engine, zone, closed, direction)
             if reached is not None and pt.distance(reached) < 0.004:
                 continue
             assert not poly.covers(pt)
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["open", "closure"])
+def test_reach_gives_every_source_its_route_from_one_search(engine, zone, closed):
+    """One reverse search: each source's time equals its own route's, and the route read from
+    the search tree has that duration."""
+    closures = zone if closed else None
+    sources = points(engine, 30, 17)
+    target = next(p for p in points(engine, 10, 19) if not (closures and closures.contains(*p)))
+    r = engine.reach(target, sources, closures=closures)
+    hits, _ = engine.nearest(target, sources, k=len(sources), closures=closures)
+    by_index = {h.index: h.duration_s for h in hits}
+    for i in range(len(sources)):
+        if i in by_index:
+            assert r.times[i] == pytest.approx(by_index[i], abs=TOL)
+            route = r.route(i)
+            assert route.duration_s == pytest.approx(r.times[i], abs=TOL)
+            assert engine.route(sources[i], target, closures=closures).duration_s == pytest.approx(
+                r.times[i], abs=TOL
+            )
+        else:
+            assert math.isinf(r.times[i])

@@ -1,0 +1,118 @@
+"""Plans, proposals, dispatch and timeline endpoints. Views parse, call one service, serialise."""
+
+from __future__ import annotations
+
+import segno
+from flask import Response, current_app, jsonify, request
+
+from app.api import blueprint, params
+from app.auth import actor, require_role
+from app.errors import BadRequest
+from app.extensions import db, state
+from app.services import dispatch as dispatch_service
+from app.services import plans as plan_service
+from app.services import response as response_service
+from gis import response as rrepo
+
+
+def links() -> dispatch_service.Links:
+    cfg = current_app.config
+    return dispatch_service.Links(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+
+
+@blueprint.get("/plans")
+def plans() -> Response:
+    return jsonify({"plans": [plan_service.summary(p) for p in rrepo.plans(db())]})
+
+
+@blueprint.get("/plans/<plan_id>")
+def plan(plan_id: str) -> Response:
+    p = rrepo.plan(db(), plan_id)
+    return jsonify({**plan_service.summary(p), "document": p.document})
+
+
+@blueprint.put("/plans/<plan_id>")
+def replace_plan(plan_id: str) -> Response:
+    require_role("admin")
+    text = request.get_data(as_text=True)
+    if not text.strip():
+        raise BadRequest("send the plan as a YAML document", field="body")
+    version = params.version_from_headers()
+    return jsonify(plan_service.replace(db(), plan_id, text, version=version, actor=actor()))
+
+
+@blueprint.get("/incidents/<int:row_id>/proposal")
+def proposal(row_id: int) -> Response:
+    st = state()
+    p = response_service.build(db(), st.graphs.engine(request.args.get("graph")), row_id)
+    return jsonify(response_service.serialise(p))
+
+
+@blueprint.post("/incidents/<int:row_id>/dispatch")
+def dispatch(row_id: int) -> tuple[Response, int]:
+    st = state()
+    body = params.json_body() if request.get_data().strip() else None
+    if body is not None and not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", field="body")
+    answer = dispatch_service.commit(
+        db(),
+        st.graphs.engine(request.args.get("graph")),
+        row_id,
+        body,
+        actor=actor(),
+        publish=st.publish,
+        links=links(),
+    )
+    return jsonify(answer), 201
+
+
+@blueprint.get("/incidents/<int:row_id>/dispatches")
+def incident_dispatches(row_id: int) -> Response:
+    session = db()
+    out = [
+        dispatch_service.with_link(rrepo.dispatch_record(d), d, links())
+        for d in rrepo.dispatches_of(session, row_id)
+    ]
+    return jsonify({"dispatches": out})
+
+
+@blueprint.post("/dispatches/<int:dispatch_id>/<action>")
+def end_dispatch(dispatch_id: int, action: str) -> Response:
+    if action not in ("recall", "release", "complete"):
+        raise BadRequest("action must be recall, release or complete", field="action")
+    body = params.json_body() if request.get_data().strip() else {}
+    used = body.get("used", 0) if isinstance(body, dict) else 0
+    if isinstance(used, bool) or not isinstance(used, int):
+        raise BadRequest("used must be a whole number", field="used")
+    st = state()
+    return jsonify(
+        dispatch_service.end(
+            db(), dispatch_id, action, used=used, actor=actor(), publish=st.publish
+        )
+    )
+
+
+@blueprint.route("/dispatches/<int:dispatch_id>/link", methods=["POST", "DELETE"])
+def dispatch_link(dispatch_id: int) -> Response:
+    rec = dispatch_service.revoke_link(
+        db(), dispatch_id, actor=actor(), reissue=request.method == "POST"
+    )
+    d = rrepo.dispatch(db(), dispatch_id)
+    return jsonify(dispatch_service.with_link(rec, d, links()))
+
+
+@blueprint.get("/dispatches/<int:dispatch_id>/qr.svg")
+def dispatch_qr(dispatch_id: int) -> Response:
+    require_role("dispatcher")
+    d = rrepo.dispatch(db(), dispatch_id)
+    rec = dispatch_service.with_link(rrepo.dispatch_record(d), d, links())
+    if "link" not in rec:
+        raise BadRequest(f"dispatch {dispatch_id} has no active link", field="id")
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    svg = segno.make(base + rec["link"], error="m").svg_inline(scale=4)
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@blueprint.get("/incidents/<int:row_id>/timeline")
+def timeline(row_id: int) -> Response:
+    return jsonify({"incident_id": row_id, "timeline": dispatch_service.timeline(db(), row_id)})

@@ -1,0 +1,94 @@
+"""The field team's phone page: ``/r/<token>`` shows only its own route; ``/r/<token>.gpx`` is
+the route as GPX 1.1; ``POST /r/<token>/report`` takes status and position. The signed token is
+the only credential: no login on a phone in the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+
+from app.api import params
+from app.extensions import db, state
+from app.services import dispatch as dispatch_service
+
+blueprint = Blueprint("field", __name__)
+GPX_NS = "http://www.topografix.com/GPX/1/1"
+
+
+def _links() -> dispatch_service.Links:
+    cfg = current_app.config
+    return dispatch_service.Links(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+
+
+@blueprint.get("/r/<token>")
+def page(token: str) -> str | tuple[str, int]:
+    if token.endswith(".gpx"):
+        return gpx(token[:-4])  # type: ignore[return-value]
+    try:
+        view = dispatch_service.field_view(db(), _links(), token)
+    except dispatch_service.LinkInvalid as err:
+        return render_template("field_invalid.html", message=err.message), err.status
+    lon, lat = view["incident"]["at"]
+    label = quote(view["incident"].get("title") or view["incident"]["type"])
+    nav = {
+        "geo": f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}({label})",
+        "amap": f"https://uri.amap.com/navigation?to={lon:.6f},{lat:.6f},{label}&mode=car&coordinate=wgs84",
+        "baidu": f"baidumap://map/direction?destination=latlng:{lat:.6f},{lon:.6f}|name:{label}&coord_type=wgs84&mode=driving",
+        "google": f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f},{lon:.6f}&travelmode=driving",
+        "osmand": f"osmand.navigation:q={lat:.6f},{lon:.6f}",
+    }
+    return render_template(
+        "field.html",
+        view=view,
+        token=token,
+        nav=nav,
+        view_json=json.dumps(view, ensure_ascii=False),
+    )
+
+
+def gpx(token: str) -> Response:
+    view = dispatch_service.field_view(db(), _links(), token)
+    resp = Response(_gpx_xml(view), mimetype="application/gpx+xml")
+    resp.headers["Content-Disposition"] = f'attachment; filename="onemap-route-{view["id"]}.gpx"'
+    return resp
+
+
+def _gpx_xml(view: dict[str, Any]) -> bytes:
+    ET.register_namespace("", GPX_NS)
+    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "OneMap"})
+    meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
+    ET.SubElement(meta, f"{{{GPX_NS}}}name").text = f"OneMap dispatch {view['id']}"
+    lon, lat = view["incident"]["at"]
+    wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+    ET.SubElement(wpt, f"{{{GPX_NS}}}name").text = (
+        view["incident"].get("title") or view["incident"]["type"]
+    )
+    rte = ET.SubElement(root, f"{{{GPX_NS}}}rte")
+    ET.SubElement(
+        rte, f"{{{GPX_NS}}}name"
+    ).text = f"{view['team']['name']} → incident {view['incident']['id']}"
+    for x, y in (view.get("route") or {}).get("coordinates", []):
+        ET.SubElement(rte, f"{{{GPX_NS}}}rtept", {"lat": f"{y:.7f}", "lon": f"{x:.7f}"})
+    trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
+    ET.SubElement(trk, f"{{{GPX_NS}}}name").text = "route"
+    seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
+    for x, y in (view.get("route") or {}).get("coordinates", []):
+        ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", {"lat": f"{y:.7f}", "lon": f"{x:.7f}"})
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+@blueprint.post("/r/<token>/report")
+def report(token: str) -> Response:
+    body = params.json_body()
+    if not isinstance(body, dict):
+        from app.errors import BadRequest
+
+        raise BadRequest('send {"status": ...} or {"at": [lon, lat]}', field="body")
+    st = state()
+    return jsonify(
+        dispatch_service.field_report(db(), _links(), token, body, publish=st.publish, area=st.area)
+    )

@@ -1,0 +1,479 @@
+"""Dispatch use case: one-click commit of a proposal (as is or edited), recall, release and
+completion, and the field teams' signed route links.
+
+A commit is one transaction: the incident and the teams are locked (in id order), every team
+must still be available at the version the dispatcher saw, stock is reserved by atomic updates
+that fail when not enough is free, dispatch records keep each team's route, and every change is
+audited. Two dispatchers committing the same team: the second waits for the first's lock, then
+finds the team dispatched and gets 409 naming it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import shapely
+from geoalchemy2.shape import to_shape
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from app.errors import AppError, BadRequest
+from app.services import response
+from gis import repository as repo
+from gis import response as rrepo
+from gis.errors import InvalidTransition, StaleVersion
+from routing.engine import Engine
+
+Publish = Callable[[str, dict[str, Any]], object]
+
+
+class TeamTaken(AppError):
+    status = 409
+    code = "team_unavailable"
+
+
+class LinkInvalid(AppError, PermissionError):
+    status = 403
+    code = "link_invalid"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Signs and checks field route links: ``/r/<token>``, expiring and revocable."""
+
+    secret: str
+    ttl_s: int
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret, salt="onemap.route-link")
+
+    def token(self, d: Any) -> str:
+        return self._serializer().dumps({"d": d.id, "n": d.link_nonce})
+
+    def check(self, session: Session, token: str, *, lock: bool = False) -> Any:
+        try:
+            data = self._serializer().loads(token, max_age=self.ttl_s)
+        except SignatureExpired as err:
+            raise LinkInvalid(
+                "this route link has expired; ask the dispatcher for a new one"
+            ) from err
+        except BadSignature as err:
+            raise LinkInvalid("this route link is not valid") from err
+        d = rrepo.dispatch(session, int(data["d"]), lock=lock)
+        if d.link_nonce != data.get("n") or d.link_revoked_at is not None:
+            raise LinkInvalid("this route link has been revoked")
+        if d.link_expires_at is not None and d.link_expires_at < datetime.now(UTC):
+            raise LinkInvalid("this route link has expired; ask the dispatcher for a new one")
+        return d
+
+
+def commit(
+    session: Session,
+    engine: Engine,
+    incident_id: int,
+    body: Mapping[str, Any] | None,
+    *,
+    actor: str,
+    publish: Publish,
+    links: Links,
+) -> dict[str, Any]:
+    """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
+    "materials": [{"depot_id", "item_code", "quantity"}]}``."""
+    proposal = response.build(session, engine, incident_id)
+    chosen_teams, chosen_materials = _choice(body, proposal)
+    if not chosen_teams and not chosen_materials:
+        raise BadRequest(
+            "nothing to dispatch: the proposal has no team and no material", field="teams"
+        )
+    incident = repo.get_row(session, "incidents", incident_id, lock=True)
+    if body and body.get("incident_version") not in (None, incident.version):
+        raise StaleVersion(
+            f"incident {incident_id} changed (version {incident.version}); reload the proposal",
+            field="incident_version",
+        )
+    locked = rrepo.lock_teams(session, [t["team_id"] for t in chosen_teams])
+    for t in chosen_teams:
+        team = locked[t["team_id"]]
+        if team.status != "available":
+            raise TeamTaken(
+                f"team {team.id} ({team.name}) is {team.status}, no longer available",
+                field="teams",
+                team_id=team.id,
+            )
+        if t.get("version") not in (None, team.version):
+            raise StaleVersion(
+                f"team {team.id} ({team.name}) changed since the proposal (version {team.version})",
+                field="teams",
+                team_id=team.id,
+            )
+    now = datetime.now(UTC)
+    best = proposal.best
+    records = []
+    here = to_shape(incident.geom)
+    reach = (
+        engine.reach(
+            (here.x, here.y),
+            [_xy(locked[t["team_id"]].geom) for t in chosen_teams],
+            closures=proposal.closures,
+        )
+        if chosen_teams
+        else None
+    )
+    for k, t in enumerate(chosen_teams):
+        team = locked[t["team_id"]]
+        before = repo.to_feature("teams", team)
+        team.status, team.version, team.updated_at = "dispatched", team.version + 1, now
+        repo.write_audit(
+            session,
+            actor=actor,
+            action="dispatch",
+            entity="teams",
+            entity_id=team.id,
+            before=before,
+            after=repo.to_feature("teams", team),
+        )
+        route = reach.route(k) if reach is not None and reach.times[k] < float("inf") else None
+        d = rrepo.add_dispatch(
+            session,
+            {
+                "incident_id": incident.id,
+                "kind": "team",
+                "team_id": team.id,
+                "status": "dispatched",
+                "plan_id": best.plan_id,
+                "plan_level": best.level,
+                "eta_s": round(route.duration_s, 1) if route else None,
+                "distance_m": round(route.length_m, 1) if route else None,
+                "steps": [s.__dict__ for s in route.steps] if route else None,
+                "link_nonce": secrets.token_urlsafe(12),
+                "link_expires_at": now + timedelta(seconds=links.ttl_s),
+                "created_by": actor,
+            },
+            shapely.LineString(route.coords) if route else None,
+        )
+        rrepo.audit_dispatch(session, d, "create", actor=actor, before=None)
+        records.append(d)
+    for m in chosen_materials:
+        rrepo.reserve_stock(session, m["depot_id"], m["item_code"], m["quantity"])
+        d = rrepo.add_dispatch(
+            session,
+            {
+                "incident_id": incident.id,
+                "kind": "material",
+                "depot_id": m["depot_id"],
+                "item_code": m["item_code"],
+                "quantity": m["quantity"],
+                "status": "dispatched",
+                "plan_id": best.plan_id,
+                "plan_level": best.level,
+                "eta_s": m.get("eta_s"),
+                "distance_m": m.get("distance_m"),
+                "created_by": actor,
+            },
+            None,
+        )
+        rrepo.audit_dispatch(session, d, "create", actor=actor, before=None)
+        records.append(d)
+    before = repo.to_feature("incidents", incident)
+    if incident.status == "reported":
+        incident.status = "responding"
+    incident.level = incident.level or best.level
+    incident.version, incident.updated_at = incident.version + 1, now
+    repo.write_audit(
+        session,
+        actor=actor,
+        action="dispatch",
+        entity="incidents",
+        entity_id=incident.id,
+        before=before,
+        after={
+            **repo.to_feature("incidents", incident),
+            "plan": {"id": best.plan_id, "level": best.level, "reasons": list(best.reasons)},
+        },
+    )
+    session.commit()
+    out = [with_link(rrepo.dispatch_record(d), d, links) for d in records]
+    publish(
+        "dispatch.committed", {"incident_id": incident.id, "dispatches": [_light(r) for r in out]}
+    )
+    return {
+        "incident_id": incident.id,
+        "plan_id": best.plan_id,
+        "level": best.level,
+        "dispatches": out,
+    }
+
+
+def _choice(
+    body: Mapping[str, Any] | None, proposal: response.Proposal
+) -> tuple[list[dict], list[dict]]:
+    """The teams and materials to commit: the body's, or the proposal's when the body names none."""
+    if not body or ("teams" not in body and "materials" not in body):
+        teams = [
+            {"team_id": f["team_id"], "version": f["version"]} for f in proposal.allocation.forces
+        ]
+        mats = [dict(m) for m in proposal.allocation.materials]
+        return teams, mats
+    teams = []
+    for i, t in enumerate(body.get("teams") or []):
+        if (
+            not isinstance(t, Mapping)
+            or not isinstance(t.get("team_id"), int)
+            or isinstance(t.get("team_id"), bool)
+        ):
+            raise BadRequest('each team is {"team_id": 12, "version": 3}', field=f"teams[{i}]")
+        teams.append({"team_id": t["team_id"], "version": t.get("version")})
+    if len({t["team_id"] for t in teams}) != len(teams):
+        raise BadRequest("a team is listed twice", field="teams")
+    mats = []
+    for i, m in enumerate(body.get("materials") or []):
+        ok = (
+            isinstance(m, Mapping)
+            and isinstance(m.get("depot_id"), int)
+            and isinstance(m.get("item_code"), str)
+            and isinstance(m.get("quantity"), int)
+            and not isinstance(m.get("quantity"), bool)
+            and m["quantity"] > 0
+        )
+        if not ok:
+            raise BadRequest(
+                'each material is {"depot_id": 3, "item_code": "TENT-12", "quantity": 20}',
+                field=f"materials[{i}]",
+            )
+        mats.append(dict(m))
+    return teams, mats
+
+
+def with_link(rec: dict[str, Any], d: Any, links: Links) -> dict[str, Any]:
+    if (
+        d.kind == "team"
+        and d.link_revoked_at is None
+        and d.status in ("dispatched", "en_route", "on_scene")
+    ):
+        token = links.token(d)
+        rec["link"] = f"/r/{token}"
+        rec["gpx"] = f"/r/{token}.gpx"
+        rec["qr"] = f"/api/v1/dispatches/{d.id}/qr.svg"
+    return rec
+
+
+def _light(rec: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k not in ("link", "gpx")}
+
+
+def _xy(geom: Any) -> tuple[float, float]:
+    p = to_shape(geom)
+    return (p.x, p.y)
+
+
+# --- after the commit ------------------------------------------------------------------------
+
+TEAM_AFTER = {"recall": "available", "complete": "available"}
+
+
+def end(
+    session: Session,
+    dispatch_id: int,
+    action: str,
+    *,
+    used: int = 0,
+    actor: str,
+    publish: Publish,
+) -> dict[str, Any]:
+    """``recall`` a team (back to available), ``release`` reserved stock, or ``complete`` a
+    dispatch (team available; stock: ``used`` units consumed, the rest given back)."""
+    d = rrepo.dispatch(session, dispatch_id, lock=True)
+    if d.status not in ("dispatched", "en_route", "on_scene"):
+        raise InvalidTransition(f"dispatch {d.id} is already {d.status}", field="status")
+    before = rrepo.dispatch_record(d)
+    before.pop("route", None)
+    if d.kind == "team":
+        if action == "release":
+            raise BadRequest("release is for material; recall or complete a team", field="action")
+        team = rrepo.lock_teams(session, [d.team_id])[d.team_id]
+        _team_to(session, team, "available", actor=actor)
+        rrepo.touch(
+            d,
+            status="recalled" if action == "recall" else "done",
+            link_revoked_at=datetime.now(UTC),
+        )
+    else:
+        if not 0 <= used <= (d.quantity or 0):
+            raise BadRequest(f"used must be 0..{d.quantity}", field="used")
+        rrepo.release_stock(
+            session, d.depot_id, d.item_code, d.quantity, used=used if action == "complete" else 0
+        )
+        rrepo.touch(d, status="done" if action == "complete" else "released")
+    rrepo.audit_dispatch(session, d, action, actor=actor, before=before)
+    session.commit()
+    rec = rrepo.dispatch_record(d)
+    publish(f"dispatch.{action}", {"incident_id": d.incident_id, "dispatch": _light(rec)})
+    return rec
+
+
+def _team_to(session: Session, team: Any, status: str, *, actor: str, position: Any = None) -> None:
+    from gis import fields
+
+    before = repo.to_feature("teams", team)
+    if status != team.status:
+        fields.check_row("teams", {"status": status}, before=before["properties"])
+    team.status = status
+    if position is not None:
+        from geoalchemy2.shape import from_shape
+
+        team.geom = from_shape(position, srid=4326)
+        team.position_reported_at = datetime.now(UTC)
+    team.version += 1
+    team.updated_at = datetime.now(UTC)
+    repo.write_audit(
+        session,
+        actor=actor,
+        action="status" if position is None else "position",
+        entity="teams",
+        entity_id=team.id,
+        before=before,
+        after=repo.to_feature("teams", team),
+    )
+
+
+# --- the field team's link ---------------------------------------------------------------------
+
+LINK_STATUSES = {
+    "en_route": "en_route",
+    "on_scene": "on_scene",
+    "done": "returning",
+    "available": "available",
+}
+
+
+def field_view(session: Session, links: Links, token: str) -> dict[str, Any]:
+    d = links.check(session, token)
+    team = repo.get_row(session, "teams", d.team_id)
+    incident = repo.get_row(session, "incidents", d.incident_id)
+    rec = rrepo.dispatch_record(d)
+    rec["steps"] = d.steps or []
+    rec["team"] = {
+        "id": team.id,
+        "name": team.name,
+        "status": team.status,
+        "callsign": team.callsign,
+    }
+    inc = to_shape(incident.geom)
+    rec["incident"] = {
+        "id": incident.id,
+        "type": incident.type,
+        "title": incident.title,
+        "at": [inc.x, inc.y],
+    }
+    return rec
+
+
+def field_report(
+    session: Session,
+    links: Links,
+    token: str,
+    body: Mapping[str, Any],
+    *,
+    publish: Publish,
+    area: Any = None,
+) -> dict[str, Any]:
+    """A status (en_route, on_scene, done, available) and/or a position from the team's phone."""
+    from gis.geometry import point_lonlat
+
+    d = links.check(session, token, lock=True)
+    status = body.get("status")
+    if status is not None and status not in LINK_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(LINK_STATUSES)}", field="status")
+    position = (
+        point_lonlat(body["at"], field="at", area=area) if body.get("at") is not None else None
+    )
+    if status is None and position is None:
+        raise BadRequest('send {"status": ...} or {"at": [lon, lat]}', field="body")
+    team = rrepo.lock_teams(session, [d.team_id])[d.team_id]
+    actor = f"link:{team.callsign or team.id}"
+    if status is not None:
+        _team_to(session, team, LINK_STATUSES[status], actor=actor)
+        before = rrepo.dispatch_record(d)
+        before.pop("route", None)
+        new = {"en_route": "en_route", "on_scene": "on_scene", "done": "done", "available": "done"}[
+            status
+        ]
+        if new != d.status:
+            rrepo.touch(d, status=new)
+            rrepo.audit_dispatch(session, d, "status", actor=actor, before=before)
+    if position is not None:
+        _team_to(session, team, team.status, actor=actor, position=position)
+    session.commit()
+    p = to_shape(team.geom)
+    publish(
+        "teams.reported",
+        {"team_id": team.id, "status": team.status, "at": [p.x, p.y], "dispatch_id": d.id},
+    )
+    return {
+        "team_id": team.id,
+        "status": team.status,
+        "dispatch_status": d.status,
+        "at": [p.x, p.y],
+    }
+
+
+def revoke_link(
+    session: Session, dispatch_id: int, *, actor: str, reissue: bool = False
+) -> dict[str, Any]:
+    d = rrepo.dispatch(session, dispatch_id, lock=True)
+    before = {"link_nonce_set": d.link_nonce is not None}
+    if reissue:
+        rrepo.touch(d, link_nonce=secrets.token_urlsafe(12), link_revoked_at=None)
+    else:
+        rrepo.touch(d, link_revoked_at=datetime.now(UTC))
+    rrepo.audit_dispatch(
+        session, d, "reissue_link" if reissue else "revoke_link", actor=actor, before=before
+    )
+    session.commit()
+    return rrepo.dispatch_record(d)
+
+
+def timeline(session: Session, incident_id: int) -> list[dict[str, Any]]:
+    incident = repo.get_row(session, "incidents", incident_id)
+    team_ids = [d.team_id for d in rrepo.dispatches_of(session, incident_id) if d.team_id]
+    entries = rrepo.timeline(session, incident_id, team_ids, incident.created_at)
+    out = []
+    for e in entries:
+        out.append(
+            {
+                "at": e.at.astimezone(UTC).isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "what": _what(e),
+            }
+        )
+    return out
+
+
+def _what(e: Any) -> str:
+    after = e.after or {}
+    if e.entity == "incidents":
+        if e.action == "create":
+            return "incident created"
+        plan = after.get("plan")
+        if plan:
+            return f"matched plan {plan['id']} level {plan['level']}; dispatched"
+        return f"incident {e.action}"
+    if e.entity == "dispatches":
+        what = after.get("kind")
+        target = (
+            f"team {after.get('team_id')}"
+            if what == "team"
+            else f"{after.get('quantity')} {after.get('item_code')} @ depot {after.get('depot_id')}"
+        )
+        return f"{target}: {e.action} ({after.get('status')})"
+    props = (after.get("properties") or {}) if isinstance(after, dict) else {}
+    if e.action == "position":
+        return f"team {e.entity_id} position {after.get('geometry', {}).get('coordinates')}"
+    return f"team {e.entity_id} {props.get('status', e.action)}"

@@ -1,0 +1,301 @@
+"""PostGIS queries of the response: context around an incident, candidates, locks and stock
+reservations, dispatch records and plans. Every function takes a ``Session``; none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from geoalchemy2.shape import from_shape, to_shape
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gis.errors import ConstraintViolation, NotFound
+from gis.models import AuditEntry, Depot, Dispatch, Hazard, Incident, Plan, StockLine, Team
+from gis.repository import write_audit
+
+
+def hazards_near(session: Session, incident: Incident, within_m: float) -> list[dict[str, Any]]:
+    """Hazard points within ``within_m`` metres (geodesic) of the incident, nearest first, and
+    whether the incident lies inside each one's influence area."""
+    point = select(Incident.geom).where(Incident.id == incident.id).scalar_subquery()
+    geog = func.Geography(Hazard.geom)
+    here = func.Geography(point)
+    dist = func.ST_Distance(geog, here).label("distance_m")
+    inside = func.coalesce(func.ST_Covers(Hazard.influence, point), False).label("inside")
+    rows = session.execute(
+        select(Hazard, dist, inside)
+        .where(or_(func.ST_DWithin(geog, here, within_m), func.ST_Covers(Hazard.influence, point)))
+        .order_by(dist)
+    ).all()
+    return [
+        {
+            "id": h.id,
+            "name": h.name,
+            "type": h.type,
+            "risk_level": h.risk_level,
+            "distance_m": float(d),
+            "inside_influence": bool(i),
+        }
+        for h, d, i in rows
+    ]
+
+
+def area_m2(session: Session, incident: Incident) -> float:
+    if incident.area is None:
+        return 0.0
+    area = select(Incident.area).where(Incident.id == incident.id).scalar_subquery()
+    return float(session.scalar(select(func.ST_Area(func.Geography(area)))) or 0.0)
+
+
+def danger_zones(session: Session, *, exclude_incident: int) -> list[shapely.Geometry]:
+    """Areas of the other active incidents: closed to every route of a proposal."""
+    rows = session.scalars(
+        select(Incident.area).where(
+            Incident.area.is_not(None),
+            Incident.id != exclude_incident,
+            Incident.status.in_(("reported", "responding")),
+        )
+    )
+    return [to_shape(a) for a in rows]
+
+
+def available_teams(session: Session) -> list[Team]:
+    return list(session.scalars(select(Team).where(Team.status == "available").order_by(Team.id)))
+
+
+def depots_holding(
+    session: Session, item_codes: Iterable[str]
+) -> list[tuple[Depot, dict[str, int]]]:
+    """Depots with available stock (on hand minus reserved) of any of ``item_codes``."""
+    codes = sorted(set(item_codes))
+    if not codes:
+        return []
+    rows = session.execute(
+        select(Depot, StockLine.item_code, StockLine.on_hand - StockLine.reserved)
+        .join(StockLine, StockLine.depot_id == Depot.id)
+        .where(StockLine.item_code.in_(codes), StockLine.on_hand > StockLine.reserved)
+        .order_by(Depot.id)
+    ).all()
+    out: dict[int, tuple[Depot, dict[str, int]]] = {}
+    for depot, code, avail in rows:
+        out.setdefault(depot.id, (depot, {}))[1][code] = int(avail)
+    return list(out.values())
+
+
+def lock_teams(session: Session, ids: Sequence[int]) -> dict[int, Team]:
+    """``SELECT ... FOR UPDATE`` of the teams, in id order (so two commits never deadlock)."""
+    rows = session.scalars(
+        select(Team).where(Team.id.in_(sorted(set(ids)))).order_by(Team.id).with_for_update()
+    )
+    found = {t.id: t for t in rows}
+    for tid in ids:
+        if tid not in found:
+            msg = f"team {tid} does not exist"
+            raise NotFound(msg, field="teams", team_id=tid)
+    return found
+
+
+def reserve_stock(session: Session, depot_id: int, item_code: str, quantity: int) -> int:
+    """Reserve ``quantity`` in one atomic UPDATE that only succeeds while enough is free; two
+    concurrent reservations can never take the same units. Returns the stock line id."""
+    line_id = session.scalar(
+        update(StockLine)
+        .where(
+            StockLine.depot_id == depot_id,
+            StockLine.item_code == item_code,
+            StockLine.on_hand - StockLine.reserved >= quantity,
+        )
+        .values(reserved=StockLine.reserved + quantity)
+        .returning(StockLine.id)
+    )
+    if line_id is None:
+        free = session.scalar(
+            select(StockLine.on_hand - StockLine.reserved).where(
+                StockLine.depot_id == depot_id, StockLine.item_code == item_code
+            )
+        )
+        msg = (
+            f"depot {depot_id} has only {int(free or 0)} of {item_code} free, "
+            f"{quantity} asked; reload the proposal"
+        )
+        raise ConstraintViolation(msg, field="materials", depot_id=depot_id, item_code=item_code)
+    return int(line_id)
+
+
+def release_stock(
+    session: Session, depot_id: int, item_code: str, quantity: int, *, used: int = 0
+) -> None:
+    """Give reserved units back; ``used`` of them were consumed (taken off on hand)."""
+    session.execute(
+        update(StockLine)
+        .where(StockLine.depot_id == depot_id, StockLine.item_code == item_code)
+        .values(reserved=StockLine.reserved - quantity, on_hand=StockLine.on_hand - used)
+    )
+
+
+def add_dispatch(
+    session: Session, values: Mapping[str, Any], route: shapely.Geometry | None
+) -> Dispatch:
+    d = Dispatch(**values)
+    if route is not None:
+        d.route = from_shape(route, srid=4326)
+    session.add(d)
+    session.flush()
+    return d
+
+
+def dispatch(session: Session, dispatch_id: int, *, lock: bool = False) -> Dispatch:
+    stmt = select(Dispatch).where(Dispatch.id == dispatch_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    d = session.scalars(stmt).first()
+    if d is None:
+        msg = f"dispatch {dispatch_id} does not exist"
+        raise NotFound(msg, field="id")
+    return d
+
+
+def dispatches_of(
+    session: Session, incident_id: int, *, active_only: bool = False
+) -> list[Dispatch]:
+    stmt = select(Dispatch).where(Dispatch.incident_id == incident_id).order_by(Dispatch.id)
+    if active_only:
+        stmt = stmt.where(Dispatch.status.in_(("dispatched", "en_route", "on_scene")))
+    return list(session.scalars(stmt))
+
+
+def dispatch_record(d: Dispatch) -> dict[str, Any]:
+    route = to_shape(d.route) if d.route is not None else None
+    return {
+        "id": d.id,
+        "incident_id": d.incident_id,
+        "kind": d.kind,
+        "team_id": d.team_id,
+        "depot_id": d.depot_id,
+        "item_code": d.item_code,
+        "quantity": d.quantity,
+        "status": d.status,
+        "plan_id": d.plan_id,
+        "plan_level": d.plan_level,
+        "eta_s": d.eta_s,
+        "distance_m": d.distance_m,
+        "route": shapely.geometry.mapping(route) if route is not None else None,
+        "version": d.version,
+        "created_at": d.created_at.astimezone(UTC).isoformat() if d.created_at else None,
+    }
+
+
+def touch(d: Dispatch, **values: Any) -> None:
+    for k, v in values.items():
+        setattr(d, k, v)
+    d.version += 1
+    d.updated_at = datetime.now(UTC)
+
+
+def audit_dispatch(
+    session: Session, d: Dispatch, action: str, *, actor: str, before: Mapping[str, Any] | None
+) -> None:
+    rec = dispatch_record(d)
+    rec.pop("route", None)
+    write_audit(
+        session,
+        actor=actor,
+        action=action,
+        entity="dispatches",
+        entity_id=d.id,
+        before=before,
+        after=rec,
+    )
+
+
+def timeline(
+    session: Session, incident_id: int, team_ids: Sequence[int], since: datetime
+) -> list[AuditEntry]:
+    """Audit entries about the incident, its dispatches, and its teams since it was reported."""
+    conds = [
+        and_(AuditEntry.entity == "incidents", AuditEntry.entity_id == incident_id),
+        and_(
+            AuditEntry.entity == "dispatches",
+            AuditEntry.after["incident_id"].astext == str(incident_id),
+        ),
+    ]
+    if team_ids:
+        conds.append(
+            and_(
+                AuditEntry.entity == "teams",
+                AuditEntry.entity_id.in_(list(team_ids)),
+                AuditEntry.at >= since,
+            )
+        )
+    return list(session.scalars(select(AuditEntry).where(or_(*conds)).order_by(AuditEntry.id)))
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+def plans(session: Session) -> list[Plan]:
+    return list(session.scalars(select(Plan).order_by(Plan.id)))
+
+
+def plan(session: Session, plan_id: str, *, lock: bool = False) -> Plan:
+    stmt = select(Plan).where(Plan.id == plan_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    p = session.scalars(stmt).first()
+    if p is None:
+        msg = f"plan {plan_id!r} does not exist"
+        raise NotFound(msg, field="plan_id")
+    return p
+
+
+def upsert_plan(session: Session, doc: Mapping[str, Any], *, actor: str) -> tuple[Plan, bool]:
+    """Store a validated plan document; its version goes up when the document changed."""
+    existing = session.scalars(select(Plan).where(Plan.id == doc["id"]).with_for_update()).first()
+    body = {k: v for k, v in doc.items() if k not in ("version", "source")}
+    if existing is not None:
+        old = {k: v for k, v in existing.document.items() if k not in ("version", "source")}
+        if old == body:
+            return existing, False
+        before = {"version": existing.version}
+        existing.version += 1
+        existing.document = {**body, "version": existing.version}
+        existing.title_zh, existing.title_en = doc["title"]["zh"], doc["title"]["en"]
+        existing.incident_types = list(doc["incident_types"])
+        existing.source = doc.get("source")
+        existing.updated_by = actor
+        existing.updated_at = datetime.now(UTC)
+        write_audit(
+            session,
+            actor=actor,
+            action="update",
+            entity="plans",
+            entity_id=None,
+            before={**before, "id": doc["id"]},
+            after={"id": doc["id"], "version": existing.version},
+        )
+        return existing, True
+    p = Plan(
+        id=doc["id"],
+        version=int(doc.get("version", 1)),
+        title_zh=doc["title"]["zh"],
+        title_en=doc["title"]["en"],
+        incident_types=list(doc["incident_types"]),
+        document={**body, "version": int(doc.get("version", 1))},
+        source=doc.get("source"),
+        updated_by=actor,
+    )
+    session.add(p)
+    session.flush()
+    write_audit(
+        session,
+        actor=actor,
+        action="create",
+        entity="plans",
+        entity_id=None,
+        before=None,
+        after={"id": p.id, "version": p.version},
+    )
+    return p, True
