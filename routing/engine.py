@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import shapely
@@ -444,9 +445,7 @@ class Engine:
             half = limit / 2.0
             df, pf = self._search(exits, mask, reverse=False, limit=half, predecessors=True)
             db, pb = self._search(entries, mask, reverse=True, limit=half, predecessors=True)
-            best, meet = self._meet(df, db, mask)
-            if direct <= best:
-                best, meet = direct, None
+            best, meet = self._best_meeting(df, db, mask, exits, entries, direct)
             if best <= limit:
                 break
             settled = int(np.isfinite(df).sum())
@@ -458,16 +457,46 @@ class Engine:
             raise self._why_no_path(a, b, mask)
         if meet is None:
             return self._same_edge_route(a, b, best)
-        x, y = meet
+        return self._pieces_route(a, b, self._chain(meet, pf, pb), mask)
+
+    def _best_meeting(
+        self,
+        df: np.ndarray,
+        db: np.ndarray,
+        mask: np.ndarray | None,
+        exits: list[tuple[int, float]],
+        entries: list[tuple[int, float]],
+        direct: float,
+    ) -> tuple[float, tuple[str, Any] | None]:
+        """The best way the two searches meet: at a junction or across an edge, or (when the
+        middle of the path lies on the origin's or the destination's own road piece) one search
+        alone reaching across it; ``None`` when the direct drive along one piece is best."""
+        best, meet = self._meet(df, db, mask)
+        for node, w in entries:
+            if df[node] + w < best:
+                best, meet = df[node] + w, ("forward", node)
+        for node, w in exits:
+            if w + db[node] < best:
+                best, meet = w + db[node], ("backward", node)
+        if direct <= best:
+            return direct, None
+        return best, meet
+
+    def _chain(self, meet: tuple[str, Any], pf: np.ndarray, pb: np.ndarray) -> list[int]:
+        """Junctions of the path, from the origin's side to the destination's."""
+        if meet[0] == "forward":
+            return self._walk(pf, meet[1])[::-1]
+        if meet[0] == "backward":
+            return self._walk(pb, meet[1])
+        x, y = meet[1]
         chain = self._walk(pf, x)[::-1]
         if y != x:
             chain.append(y)
-        chain += self._walk(pb, y)[1:]
-        return self._pieces_route(a, b, chain, mask)
+        return chain + self._walk(pb, y)[1:]
 
     def _meet(
         self, df: np.ndarray, db: np.ndarray, mask: np.ndarray | None
-    ) -> tuple[float, tuple[int, int] | None]:
+    ) -> tuple[float, tuple[str, tuple[int, int]] | None]:
         """The best meeting of a forward and a reverse search: at a node, or across one edge."""
         f, r = df[: self.n], db[: self.n]
         at_node = f + r
@@ -479,7 +508,7 @@ class Engine:
         j = int(np.argmin(across))
         if across[j] < best:
             best, meet = float(across[j]), (int(self.u[j]), int(self.v[j]))
-        return (best, meet) if math.isfinite(best) else (INF, None)
+        return (best, ("edge", meet)) if math.isfinite(best) else (INF, None)
 
     def _walk(self, pred: np.ndarray, node: int) -> list[int]:
         """Junctions from ``node`` back to the search's virtual root (excluded)."""
@@ -658,31 +687,28 @@ class Engine:
         """Metric points every ``step`` metres along the reached parts of the road pieces."""
         sn = self.snapper
         edges = np.flatnonzero(reach > 0)
-        first, last = sn.edge_seg[edges], sn.edge_seg[edges + 1]
+        rep = sn.rep[edges]
+        low = (rep == edges) != reverse  # reached part starts at the low end of the geometry
+        first, last = sn.edge_seg[rep], sn.edge_seg[rep + 1]
         counts = last - first
         idx = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
         idx += np.arange(counts.sum())
-        seg_edge = sn.seg_edge[idx]
-        f = reach[seg_edge]
-        mlen = np.maximum(sn.edge_mlen[seg_edge], 1e-9)
+        f = np.repeat(reach[edges], counts)
+        low = np.repeat(low, counts)
+        mlen = np.maximum(np.repeat(sn.edge_mlen[edges], counts), 1e-9)
         seg_len = sn.seg_len[idx]
         lo_frac = sn.seg_start[idx] / mlen
         hi_frac = lo_frac + seg_len / mlen
-        keep = (lo_frac <= f) if not reverse else (hi_frac >= 1.0 - f)
-        idx, f, lo_frac, hi_frac, seg_len = (
-            idx[keep],
-            f[keep],
-            lo_frac[keep],
-            hi_frac[keep],
-            seg_len[keep],
-        )
+        keep = np.where(low, lo_frac <= f, hi_frac >= 1.0 - f)
+        idx, f, low = idx[keep], f[keep], low[keep]
+        lo_frac, hi_frac, seg_len = lo_frac[keep], hi_frac[keep], seg_len[keep]
         n = np.maximum(np.ceil(seg_len / step).astype(np.int64), 1) + 1
-        rep = np.repeat(np.arange(idx.size), n)
+        rep_i = np.repeat(np.arange(idx.size), n)
         start = np.repeat(np.concatenate(([0], np.cumsum(n)[:-1])), n)
-        k = (np.arange(rep.size) - start) / np.repeat(n - 1, n)
-        frac = lo_frac[rep] + k * (hi_frac - lo_frac)[rep]
-        ok = frac <= f[rep] + 1e-9 if not reverse else frac >= 1.0 - f[rep] - 1e-9
-        s_idx = idx[rep]
+        k = (np.arange(rep_i.size) - start) / np.repeat(n - 1, n)
+        frac = lo_frac[rep_i] + k * (hi_frac - lo_frac)[rep_i]
+        ok = np.where(low[rep_i], frac <= f[rep_i] + 1e-9, frac >= 1.0 - f[rep_i] - 1e-9)
+        s_idx = idx[rep_i]
         x = sn.ax[s_idx] + k * (sn.bx[s_idx] - sn.ax[s_idx])
         y = sn.ay[s_idx] + k * (sn.by[s_idx] - sn.ay[s_idx])
         pts = [np.column_stack((x[ok], y[ok]))]

@@ -1,10 +1,11 @@
 """Snapping: a lon/lat point to the nearest point on a road edge (not only the nearest node).
 
-Every edge polyline is cut into segments; sample points every ``SAMPLE_M`` metres along them go
-into a KD-tree (built once per graph, in a local equirectangular projection in metres, exact
-enough within a city or a province). A query takes the nearest samples, then every segment with
-a sample within the best exact distance plus half the sample spacing, so the answer is the
-exact nearest segment, not an approximation.
+Every edge polyline is cut into segments (one of each two-way pair: a street's two directions
+share their geometry), in a local equirectangular projection in metres, exact enough within a
+city or a province. Each segment is registered in the cells of a square grid that its points,
+taken every quarter cell, fall in; the grid is a sorted array (cell key -> segments), built with
+numpy in one pass. A query looks at the cells around the point, widening until the best exact
+distance plus half the sampling step is covered, so the answer is the exact nearest segment.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from routing.errors import SnapTooFar
 from routing.graph import RoadGraph
 
 EARTH_R = 6_371_008.8
-SAMPLE_M = 25.0
+CELL_M = 100.0
+STEP_M = CELL_M / 4.0
+END_EPS_M = 1e-6  # a projection this close to an end of an edge is at the junction
 
 
 @dataclass(frozen=True)
@@ -37,41 +39,103 @@ class Snap:
 class Snapper:
     """Nearest-edge lookups on one graph; build once, query from any thread."""
 
-    def __init__(self, graph: RoadGraph) -> None:
+    def __init__(self, graph: RoadGraph, *, cell_m: float = CELL_M) -> None:
         self.graph = graph
+        self.cell = float(cell_m)
+        self.step = self.cell / 4.0
         lat0 = float(np.mean(graph.node_lat)) if graph.n_nodes else 0.0
         self.kx = math.radians(1.0) * EARTH_R * math.cos(math.radians(lat0))
         self.ky = math.radians(1.0) * EARTH_R
-        x = np.asarray(graph.geom_lon) * self.kx
-        y = np.asarray(graph.geom_lat) * self.ky
+        n_edges = graph.n_edges
+        twin = np.asarray(graph.edge_twin)
+        ids = np.arange(n_edges)
+        self.indexed = (twin < 0) | (ids < twin)  # one of each two-way pair
+        self.rep = np.where(self.indexed, ids, twin)  # the indexed edge with this geometry
         off = np.asarray(graph.geom_offsets)
-        n_coords = len(x)
-        # segment s runs from coordinate s to s+1, except across edge boundaries
-        starts = np.ones(n_coords, dtype=bool)
-        starts[off[1:] - 1] = False  # last coordinate of each edge starts no segment
-        seg = np.flatnonzero(starts[:-1]) if n_coords else np.zeros(0, dtype=np.int64)
-        self.ax, self.ay = x[seg], y[seg]
-        self.bx, self.by = x[seg + 1], y[seg + 1]
-        self.seg_edge = np.searchsorted(off, seg, side="right") - 1
-        seg_len = np.hypot(self.bx - self.ax, self.by - self.ay)
-        self.seg_len = seg_len
-        # metric length of each edge and where each segment starts along it
-        cum = np.cumsum(seg_len)
-        edge_first = np.searchsorted(self.seg_edge, np.arange(graph.n_edges), side="left")
+        counts = np.diff(off)
+        edges = np.flatnonzero(self.indexed)
+        nseg = counts[edges] - 1
+        seg_edge = np.repeat(edges, nseg)
+        first = np.repeat(off[edges] - np.concatenate(([0], np.cumsum(nseg)[:-1])), nseg)
+        start = first + np.arange(nseg.sum())  # coordinate index where each segment starts
+        lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+        self.ax, self.ay = lon[start] * self.kx, lat[start] * self.ky
+        self.bx, self.by = lon[start + 1] * self.kx, lat[start + 1] * self.ky
+        self.seg_edge = seg_edge
+        self.seg_len = np.hypot(self.bx - self.ax, self.by - self.ay)
+        cum = np.cumsum(self.seg_len)
+        edge_first = np.searchsorted(seg_edge, ids, side="left")
         before = np.concatenate(([0.0], cum))[edge_first]
-        self.seg_start = np.concatenate(([0.0], cum))[: len(seg)] - before[self.seg_edge]
-        self.edge_mlen = np.bincount(self.seg_edge, weights=seg_len, minlength=graph.n_edges)
-        # segments of edge e are edge_seg[e]:edge_seg[e + 1] (segments are in edge order)
-        self.edge_seg = np.searchsorted(self.seg_edge, np.arange(graph.n_edges + 1), side="left")
-        # samples every SAMPLE_M metres along each segment, ends included
-        n_samples = np.maximum(np.ceil(seg_len / SAMPLE_M).astype(np.int64), 1) + 1
-        owner = np.repeat(np.arange(len(seg)), n_samples)
-        first = np.concatenate(([0], np.cumsum(n_samples)[:-1]))
-        frac = (np.arange(owner.size) - first[owner]) / (n_samples[owner] - 1)
-        sx = self.ax[owner] + frac * (self.bx - self.ax)[owner]
-        sy = self.ay[owner] + frac * (self.by - self.ay)[owner]
-        self.sample_seg = owner
-        self.tree = cKDTree(np.column_stack((sx, sy))) if owner.size else None
+        self.seg_start = np.concatenate(([0.0], cum))[: len(start)] - before[seg_edge]
+        mlen = np.bincount(seg_edge, weights=self.seg_len, minlength=n_edges)
+        self.edge_mlen = mlen[self.rep]
+        # segments of indexed edge e are edge_seg[e]:edge_seg[e + 1]
+        self.edge_seg = np.searchsorted(seg_edge, np.arange(n_edges + 1), side="left")
+        self._build_grid()
+
+    def _build_grid(self) -> None:
+        n = np.maximum(np.ceil(self.seg_len / self.step).astype(np.int64), 1) + 1
+        owner = np.repeat(np.arange(self.seg_len.size), n)
+        k = (
+            np.arange(owner.size) - np.repeat(np.concatenate(([0], np.cumsum(n)[:-1])), n)
+        ) / np.repeat(n - 1, n)
+        sx = self.ax[owner] + k * (self.bx - self.ax)[owner]
+        sy = self.ay[owner] + k * (self.by - self.ay)[owner]
+        cx = np.floor(sx / self.cell).astype(np.int64)
+        cy = np.floor(sy / self.cell).astype(np.int64)
+        self.cx0 = int(cx.min()) if cx.size else 0
+        self.cy0 = int(cy.min()) if cy.size else 0
+        self.ny = int(cy.max() - self.cy0 + 1) if cy.size else 1
+        cell = (cx - self.cx0) * self.ny + (cy - self.cy0)
+        pair = np.unique(cell * (self.seg_len.size + 1) + owner)
+        cells = pair // (self.seg_len.size + 1)
+        self.cell_seg = (pair % (self.seg_len.size + 1)).astype(np.int32)
+        self.cell_keys, starts = np.unique(cells, return_index=True)
+        self.cell_ptr = np.append(starts, cells.size)
+
+    def _segments_near(self, px: float, py: float, r: float) -> np.ndarray:
+        """Segments registered in the cells that meet the square of half-width ``r``."""
+        c = self.cell
+        x0, x1 = math.floor((px - r) / c) - self.cx0, math.floor((px + r) / c) - self.cx0
+        y0, y1 = math.floor((py - r) / c) - self.cy0, math.floor((py + r) / c) - self.cy0
+        y0, y1 = max(y0, 0), min(y1, self.ny - 1)
+        if y1 < y0:
+            return np.zeros(0, dtype=np.int32)
+        cols = np.arange(max(x0, 0), x1 + 1, dtype=np.int64)
+        if cols.size == 0:
+            return np.zeros(0, dtype=np.int32)
+        lo = np.searchsorted(self.cell_keys, cols * self.ny + y0, side="left")
+        hi = np.searchsorted(self.cell_keys, cols * self.ny + y1, side="right")
+        if not (hi > lo).any():
+            return np.zeros(0, dtype=np.int32)
+        parts = [
+            self.cell_seg[self.cell_ptr[a] : self.cell_ptr[b]]
+            for a, b in zip(lo, hi, strict=True)
+            if b > a
+        ]
+        return np.unique(np.concatenate(parts))
+
+    def _best(
+        self, px: float, py: float, max_m: float, blocked: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Exact nearest open segments (all within 1e-9 m of the best), or None beyond max_m."""
+        r = self.cell
+        while True:
+            segs = self._open(self._segments_near(px, py, r), blocked)
+            if segs.size:
+                d, t, qx, qy = self._dist(segs, px, py)
+                best = float(d.min())
+                need = best + self.step / 2.0
+                if need <= r:
+                    keep = d <= best + 1e-9
+                    return segs[keep], d[keep], t[keep], qx[keep], qy[keep]
+                if best > max_m:
+                    return None
+                r = need
+            elif r > max_m + self.step:
+                return None
+            else:
+                r *= 2.0
 
     def snap(
         self,
@@ -82,10 +146,12 @@ class Snapper:
         field: str = "point",
         blocked: np.ndarray | None = None,
     ) -> list[Snap]:
-        """The nearest point on the road network, as one :class:`Snap` per directed edge that
-        runs there (two for a two-way street), nearest first.
+        """The nearest point on the road network, as one :class:`Snap` per edge that runs
+        there, lowest edge id first (ties only when several edges are equally near). A point at
+        an end of an edge gets ``t`` exactly 0 or 1.
 
-        ``blocked`` is a boolean mask of edges that may not be snapped to (closed roads).
+        ``blocked`` is a boolean mask of edges that may not be snapped to (closed roads); a
+        two-way street is open while one of its directions is.
 
         Raises
         ------
@@ -93,43 +159,20 @@ class Snapper:
             When no open road is within ``max_m`` metres.
         """
         px, py = lon * self.kx, lat * self.ky
-        if self.tree is None:
-            raise SnapTooFar(f"no road within {max_m:.0f} m", field=field)
-        k = min(16, self.tree.n)
-        _, idx = self.tree.query((px, py), k=k)
-        segs = np.unique(self.sample_seg[np.atleast_1d(idx)])
-        segs = self._open(segs, blocked)
-        best = float(self._dist(segs, px, py)[0].min()) if segs.size else math.inf
-        if not math.isfinite(best):
-            best = max_m
-        radius = min(best, max_m) + SAMPLE_M
-        near = self.tree.query_ball_point((px, py), r=radius)
-        segs = self._open(np.unique(self.sample_seg[np.asarray(near, dtype=np.int64)]), blocked)
-        if segs.size == 0:
+        found = self._best(px, py, max_m, blocked)
+        if found is None or float(found[1].min()) > max_m:
             raise self._too_far(lon, lat, max_m, field, self._exact_min(px, py, blocked))
-        dist, t, qx, qy = self._dist(segs, px, py)
-        order = np.argsort(dist, kind="stable")
-        d0 = float(dist[order[0]])
-        if d0 > max_m:
-            raise self._too_far(lon, lat, max_m, field, d0)
-        out: list[Snap] = []
-        seen: set[int] = set()
-        for i in order:
-            if dist[i] > d0 + 0.01:
-                break
+        segs, d, t, qx, qy = found
+        out: dict[int, Snap] = {}
+        for i in np.argsort(self.seg_edge[segs], kind="stable"):
             s = int(segs[i])
-            e = int(self.seg_edge[s])
-            if e in seen:
+            e = self._open_direction(int(self.seg_edge[s]), blocked)
+            if e in out:
                 continue
-            seen.add(e)
-            along = self.seg_start[s] + t[i] * math.hypot(
-                self.bx[s] - self.ax[s], self.by[s] - self.ay[s]
+            out[e] = Snap(
+                e, self._fraction(s, float(t[i]), e), float(d[i]), qx[i] / self.kx, qy[i] / self.ky
             )
-            frac = along / self.edge_mlen[e] if self.edge_mlen[e] > 0 else 0.0
-            out.append(
-                Snap(e, min(max(frac, 0.0), 1.0), float(dist[i]), qx[i] / self.kx, qy[i] / self.ky)
-            )
-        return out
+        return list(out.values())
 
     def snap_many(
         self,
@@ -139,12 +182,8 @@ class Snapper:
         max_m: float = 500.0,
         blocked: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Vectorised :meth:`snap` of many points to their single nearest open edge.
-
-        Returns ``(edge, t, distance_m, snap_lon, snap_lat)`` arrays; ``edge`` is -1 where no
-        open road lies within ``max_m``. Exact: a point whose nearest candidates cannot prove
-        their answer (the k-th sample is too close) is snapped one by one.
-        """
+        """:meth:`snap` of many points to their first snap: ``(edge, t, distance_m, snap_lon,
+        snap_lat)`` arrays; ``edge`` is -1 where no open road lies within ``max_m``."""
         lon = np.asarray(lon, dtype=np.float64)
         lat = np.asarray(lat, dtype=np.float64)
         n = lon.size
@@ -152,59 +191,41 @@ class Snapper:
         t = np.zeros(n)
         dist = np.full(n, np.inf)
         out_lon, out_lat = lon.copy(), lat.copy()
-        if n == 0 or self.tree is None:
-            return edge, t, dist, out_lon, out_lat
-        px, py = lon * self.kx, lat * self.ky
-        k = min(32, self.tree.n)
-        sd, si = self.tree.query(np.column_stack((px, py)), k=k)
-        sd, si = sd.reshape(n, k), si.reshape(n, k)
-        segs = self.sample_seg[si]
-        ax, ay, bx, by = self.ax[segs], self.ay[segs], self.bx[segs], self.by[segs]
-        dx, dy = bx - ax, by - ay
-        den = dx * dx + dy * dy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tt = np.where(den > 0, ((px[:, None] - ax) * dx + (py[:, None] - ay) * dy) / den, 0.0)
-        tt = np.clip(tt, 0.0, 1.0)
-        qx, qy = ax + tt * dx, ay + tt * dy
-        d = np.hypot(px[:, None] - qx, py[:, None] - qy)
-        if blocked is not None:
-            d = np.where(blocked[self.seg_edge[segs]], np.inf, d)
-        j = np.argmin(d, axis=1)
-        rows = np.arange(n)
-        best = d[rows, j]
-        proven = (
-            np.isfinite(best) & (sd[:, -1] > best + SAMPLE_M)
-            if k < self.tree.n
-            else (np.ones(n, dtype=bool))
-        )
-        s = segs[rows, j]
-        seg_len = np.sqrt(den[rows, j])
-        along = self.seg_start[s] + tt[rows, j] * seg_len
-        e = self.seg_edge[s]
-        frac = np.clip(
-            np.where(self.edge_mlen[e] > 0, along / np.maximum(self.edge_mlen[e], 1e-12), 0.0), 0, 1
-        )
-        ok = proven & (best <= max_m)
-        edge[ok], t[ok], dist[ok] = e[ok], frac[ok], best[ok]
-        out_lon[ok], out_lat[ok] = qx[rows, j][ok] / self.kx, qy[rows, j][ok] / self.ky
-        for i in np.flatnonzero(~proven):
+        for i in range(n):
             try:
-                one = self.snap(float(lon[i]), float(lat[i]), max_m=max_m, blocked=blocked)[0]
+                s = self.snap(float(lon[i]), float(lat[i]), max_m=max_m, blocked=blocked)[0]
             except SnapTooFar:
                 continue
-            edge[i], t[i], dist[i], out_lon[i], out_lat[i] = (
-                one.edge,
-                one.t,
-                one.distance_m,
-                one.lon,
-                one.lat,
-            )
+            edge[i], t[i], dist[i], out_lon[i], out_lat[i] = s.edge, s.t, s.distance_m, s.lon, s.lat
         return edge, t, dist, out_lon, out_lat
+
+    def _fraction(self, s: int, t: float, e: int) -> float:
+        """Fraction along edge ``e`` of the point at ``t`` on segment ``s`` (of e or its twin)."""
+        along = float(self.seg_start[s]) + t * float(self.seg_len[s])
+        mlen = float(self.edge_mlen[e])
+        if along <= END_EPS_M:
+            frac = 0.0
+        elif mlen - along <= END_EPS_M:
+            frac = 1.0
+        else:
+            frac = along / mlen if mlen > 0 else 0.0
+        return 1.0 - frac if self.rep[e] != e else frac
+
+    def _open_direction(self, e: int, blocked: np.ndarray | None) -> int:
+        """The indexed edge, or its twin when only the twin is open."""
+        if blocked is not None and blocked[e]:
+            tw = int(self.graph.edge_twin[e])
+            if tw >= 0 and not blocked[tw]:
+                return tw
+        return e
 
     def _open(self, segs: np.ndarray, blocked: np.ndarray | None) -> np.ndarray:
         if blocked is None or segs.size == 0:
             return segs
-        return segs[~blocked[self.seg_edge[segs]]]
+        e = self.seg_edge[segs]
+        tw = np.asarray(self.graph.edge_twin)[e]
+        shut = blocked[e] & ((tw < 0) | blocked[np.maximum(tw, 0)])
+        return segs[~shut]
 
     def _dist(self, segs: np.ndarray, px: float, py: float) -> tuple[np.ndarray, ...]:
         ax, ay, bx, by = self.ax[segs], self.ay[segs], self.bx[segs], self.by[segs]
@@ -218,18 +239,10 @@ class Snapper:
 
     def _exact_min(self, px: float, py: float, blocked: np.ndarray | None) -> float | None:
         """The exact distance to the nearest open segment, for the error message (slow path)."""
-        r = SAMPLE_M
-        while self.tree is not None and r < 1e7:
-            near = self.tree.query_ball_point((px, py), r=r)
-            segs = self._open(np.unique(self.sample_seg[np.asarray(near, dtype=np.int64)]), blocked)
-            if segs.size:
-                d = float(self._dist(segs, px, py)[0].min())
-                if d <= r - SAMPLE_M:
-                    return d
-                r = d + SAMPLE_M
-            else:
-                r *= 4.0
-        return None
+        segs = self._open(np.arange(self.seg_len.size), blocked)
+        if segs.size == 0:
+            return None
+        return float(self._dist(segs, px, py)[0].min())
 
     def _too_far(
         self, lon: float, lat: float, max_m: float, field: str, d: float | None = None

@@ -243,3 +243,23 @@ def test_reach_gives_every_source_its_route_from_one_search(engine, zone, closed
             )
         else:
             assert math.isinf(r.times[i])
+
+
+def test_route_whose_middle_lies_on_the_destinations_own_road_piece(engine):
+    """Found by the benchmark: the best path's midpoint on the destination's own piece."""
+    G, _ = reference_graph(engine, None)
+    a_xy, b_xy = (24.953234, 60.174674), (24.938995, 60.174856)
+    expected = nx_time(with_points(G, engine, engine.locate(*a_xy), engine.locate(*b_xy)))
+    assert engine.route(a_xy, b_xy).duration_s == pytest.approx(expected, abs=TOL)
+    assert engine.route(b_xy, a_xy).duration_s == pytest.approx(
+        nx_time(with_points(G, engine, engine.locate(*b_xy), engine.locate(*a_xy))), abs=TOL
+    )
+
+
+def test_nearest_and_route_agree_next_to_a_junction(engine):
+    """Found by the benchmark: a team 5 m from a junction where one one-way street ends and
+    another begins; nearest and route must see the same roads."""
+    team, incident = (24.936096, 60.169021), (24.936114, 60.169014)
+    hits, _ = engine.nearest(incident, [team, (24.95, 60.175)], k=1)
+    assert hits[0].index == 0
+    assert hits[0].duration_s == pytest.approx(engine.route(team, incident).duration_s, abs=TOL)
