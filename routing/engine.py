@@ -119,7 +119,9 @@ class Engine:
         self.name_ids = np.asarray(graph.edge_name)
         # plain views: memmap slicing carries per-call overhead on the hot path
         self.geom_off = np.asarray(graph.geom_offsets)
-        self.geom_xy = np.column_stack((np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)))
+        self.geom_lon, self.geom_lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+        self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._local = threading.local()
         self.uv_key = (
             self.u.astype(np.int64) * max(self.n, 1) + self.v
         )  # sorted: edges are by (u, v)
@@ -152,6 +154,11 @@ class Engine:
         """Boolean mask of closed edges (None when nothing is closed)."""
         if not closures:
             return None
+        key = closures.key
+        with self._sources_lock:
+            hit = self._masks.get(key)
+        if hit is not None:
+            return hit
         mask = np.zeros(self.g.n_edges, dtype=bool)
         for poly in closures.polygons:
             mask[self.edge_tree.query(poly, predicate="intersects")] = True
@@ -161,6 +168,11 @@ class Engine:
                 msg = f"closed edge ids must be 0..{self.g.n_edges - 1}"
                 raise BadRequest(msg, field="closed_edges")
             mask[ids] = True
+        mask.setflags(write=False)
+        with self._sources_lock:
+            self._masks[key] = mask
+            while len(self._masks) > 16:
+                self._masks.popitem(last=False)
         return mask
 
     def locate(
@@ -239,6 +251,41 @@ class Engine:
             shape=(size, size),
         )
 
+    def _one_row_graph(
+        self, start: Sequence[tuple[int, float]], mask: np.ndarray | None, *, reverse: bool
+    ) -> csr_matrix:
+        """The CSR graph plus one virtual row, in per-thread buffers kept per closure mask: a
+        query writes only its few virtual entries instead of copying the whole graph."""
+        if len(start) > 16:
+            return self._augmented(self._weights(mask, reverse=reverse), [start], reverse=reverse)
+        cache = getattr(self._local, "bufs", None)
+        if cache is None:
+            cache = self._local.bufs = OrderedDict()
+        key = (reverse, id(mask))
+        entry = cache.get(key)
+        if entry is None or entry[0] is not mask:
+            base = self._weights(mask, reverse=reverse)
+            e = base.size
+            data = np.empty(e + 16)
+            data[:e] = base
+            indices = np.empty(e + 16, dtype=np.int32)
+            indices[:e] = self.rev_indices if reverse else self.v
+            indptr = np.empty(self.n + 2, dtype=np.int32)
+            indptr[: self.n + 1] = self.rev_indptr if reverse else self.fwd_indptr
+            entry = (mask, data, indices, indptr)
+            cache[key] = entry
+            while len(cache) > 4:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        _, data, indices, indptr = entry
+        e, k = indptr[self.n], len(start)
+        for i, (node, w) in enumerate(start):
+            indices[e + i], data[e + i] = node, w
+        indptr[self.n + 1] = e + k
+        size = self.n + 1
+        return csr_matrix((data[: e + k], indices[: e + k], indptr), shape=(size, size))
+
     def _search(
         self,
         start: Sequence[tuple[int, float]],
@@ -248,7 +295,7 @@ class Engine:
         limit: float = INF,
         predecessors: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        graph = self._augmented(self._weights(mask, reverse=reverse), [start], reverse=reverse)
+        graph = self._one_row_graph(start, mask, reverse=reverse)
         out = dijkstra(
             graph, directed=True, indices=self.n, limit=limit, return_predecessors=predecessors
         )
@@ -618,7 +665,8 @@ class Engine:
 
     def _cut(self, e: int, t0: float, t1: float) -> np.ndarray:
         """Edge ``e``'s coordinates between fractions ``t0`` and ``t1`` of its length."""
-        xy = self.geom_xy[self.geom_off[e] : self.geom_off[e + 1]]
+        a, b = self.geom_off[e], self.geom_off[e + 1]
+        xy = np.column_stack((self.geom_lon[a:b], self.geom_lat[a:b]))
         if t0 <= 0.0 and t1 >= 1.0:
             return xy
         kx = math.cos(math.radians(float(xy[0, 1])))

@@ -169,17 +169,26 @@ def from_edges(
 
 
 def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """For each edge, an edge going back (v -> u) with the same length, else -1."""
+    """For each edge, an edge going back (v -> u) with the same length (to 1 cm), else -1;
+    each edge is paired at most once. Edges are sorted by (u, v)."""
+    n = int(max(u.max(initial=0), v.max(initial=0))) + 1
+    key = u.astype(np.int64) * n + v
+    back = v.astype(np.int64) * n + u
     twin = np.full(len(u), -1, dtype=np.int32)
-    back: dict[tuple[int, int], list[int]] = {}
-    for i in range(len(u)):
-        back.setdefault((int(u[i]), int(v[i])), []).append(i)
-    for i in range(len(u)):
-        if twin[i] >= 0:
-            continue
-        for j in back.get((int(v[i]), int(u[i])), ()):
-            if twin[j] < 0 and j != i and abs(length[j] - length[i]) < 0.01:
-                twin[i], twin[j] = j, i
+    lo = np.searchsorted(key, back, side="left")
+    hi = np.searchsorted(key, back, side="right")
+    single = (hi - lo == 1) & (u != v)
+    i = np.flatnonzero(single)
+    j = lo[i]
+    ok = np.abs(length[j] - length[i]) < 0.01
+    i, j = i[ok], j[ok]
+    mutual = (hi[j] - lo[j] == 1) & (lo[j] == i)
+    twin[i[mutual]] = j[mutual]
+    # parallel edges between the same junctions: pair them one by one
+    for k in np.flatnonzero((hi - lo > 1) & (twin < 0) & (u != v)):
+        for m in range(lo[k], hi[k]):
+            if twin[m] < 0 and twin[k] < 0 and abs(length[m] - length[k]) < 0.01:
+                twin[k], twin[m] = m, k
                 break
     return twin
 
