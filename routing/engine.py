@@ -111,7 +111,7 @@ class Engine:
         self.twin = np.asarray(graph.edge_twin)
         self.fwd_indptr = np.asarray(graph.fwd_indptr, dtype=np.int32)
         self.rev_indptr = np.asarray(graph.rev_indptr, dtype=np.int32)
-        self.rev_edge = np.asarray(graph.rev_edge, dtype=np.int64)
+        self.rev_edge = np.asarray(graph.rev_edge, dtype=np.int32)
         self.rev_indices = self.u[self.rev_edge]
         self.rev_pos = np.empty_like(self.rev_edge)
         self.rev_pos[self.rev_edge] = np.arange(len(self.rev_edge))

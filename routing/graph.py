@@ -64,6 +64,8 @@ class RoadGraph:
     rev_edge: np.ndarray
     names: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: derived arrays saved beside the graph (the snapping index), loaded memory-mapped
+    extras: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -209,6 +211,13 @@ def save(graph: RoadGraph, directory: Path) -> Path:
     tmp.mkdir(parents=True)
     for name in ARRAYS:
         np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(graph, name)))
+    from routing.snap import Snapper
+
+    arrays, scalars = Snapper(graph).arrays()
+    (tmp / "index").mkdir()
+    for name, arr in arrays.items():
+        np.save(tmp / "index" / f"{name}.npy", np.ascontiguousarray(arr))
+    graph.meta["snap_index"] = scalars
     (tmp / "names.json").write_text(json.dumps(graph.names, ensure_ascii=False))
     (tmp / "meta.json").write_text(json.dumps(graph.meta, ensure_ascii=False, indent=1))
     if directory.exists():
@@ -232,7 +241,10 @@ def load(directory: Path, *, mmap: bool = True) -> RoadGraph:
     }
     names = tuple(json.loads((directory / "names.json").read_text()))
     meta = json.loads((directory / "meta.json").read_text())
-    return RoadGraph(**arrays, names=names, meta=meta)
+    extras = {}
+    if mmap and (directory / "index").is_dir() and "snap_index" in meta:
+        extras = {p.stem: np.load(p, mmap_mode="r") for p in (directory / "index").glob("*.npy")}
+    return RoadGraph(**arrays, names=names, meta=meta, extras=extras)
 
 
 def _rmtree(path: Path) -> None:

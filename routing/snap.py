@@ -2,10 +2,10 @@
 
 Every edge polyline is cut into segments (one of each two-way pair: a street's two directions
 share their geometry), in a local equirectangular projection in metres, exact enough within a
-city or a province. Each segment is registered in the cells of a square grid that its points,
-taken every quarter cell, fall in; the grid is a sorted array (cell key -> segments), built with
-numpy in one pass. A query looks at the cells around the point, widening until the best exact
-distance plus half the sampling step is covered, so the answer is the exact nearest segment.
+city or a province. Each segment is registered in the cells of a square grid that its bounding
+box overlaps; the grid is a sorted array (cell key -> segments), built with numpy in one pass.
+A query looks at the cells around the point, widening until the square covers the best exact
+distance, so the answer is the exact nearest segment.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from routing.graph import RoadGraph
 
 EARTH_R = 6_371_008.8
 CELL_M = 100.0
-STEP_M = CELL_M / 4.0
 END_EPS_M = 1e-6  # a projection this close to an end of an edge is at the junction
 
 
@@ -36,11 +35,43 @@ class Snap:
     lat: float
 
 
+INDEX_ARRAYS = (
+    "indexed",
+    "rep",
+    "ax",
+    "ay",
+    "bx",
+    "by",
+    "seg_edge",
+    "seg_len",
+    "seg_start",
+    "edge_mlen",
+    "edge_seg",
+    "cell_seg",
+    "cell_keys",
+    "cell_ptr",
+)
+INDEX_SCALARS = ("cell", "kx", "ky", "cx0", "cy0", "ny")
+
+
 class Snapper:
-    """Nearest-edge lookups on one graph; build once, query from any thread."""
+    """Nearest-edge lookups on one graph; build once, query from any thread.
+
+    The index can be saved beside the graph (:meth:`arrays`) and loaded memory-mapped
+    (``graph.extras``), so a server process is ready at once and shares the pages.
+    """
 
     def __init__(self, graph: RoadGraph, *, cell_m: float = CELL_M) -> None:
         self.graph = graph
+        saved = getattr(graph, "extras", None) or {}
+        if all(f"snap_{k}" in saved for k in INDEX_ARRAYS) and "snap_index" in graph.meta:
+            for k in INDEX_ARRAYS:
+                setattr(self, k, saved[f"snap_{k}"])
+            meta = graph.meta.get("snap_index", {})
+            for k in INDEX_SCALARS:
+                setattr(self, k, meta[k])
+            self.step = self.cell / 4.0
+            return
         self.cell = float(cell_m)
         self.step = self.cell / 4.0
         lat0 = float(np.mean(graph.node_lat)) if graph.n_nodes else 0.0
@@ -50,7 +81,7 @@ class Snapper:
         twin = np.asarray(graph.edge_twin)
         ids = np.arange(n_edges)
         self.indexed = (twin < 0) | (ids < twin)  # one of each two-way pair
-        self.rep = np.where(self.indexed, ids, twin)  # the indexed edge with this geometry
+        self.rep = np.where(self.indexed, ids, twin).astype(np.int32)  # the indexed twin
         off = np.asarray(graph.geom_offsets)
         counts = np.diff(off)
         edges = np.flatnonzero(self.indexed)
@@ -61,7 +92,7 @@ class Snapper:
         lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
         self.ax, self.ay = lon[start] * self.kx, lat[start] * self.ky
         self.bx, self.by = lon[start + 1] * self.kx, lat[start + 1] * self.ky
-        self.seg_edge = seg_edge
+        self.seg_edge = seg_edge.astype(np.int32)
         self.seg_len = np.hypot(self.bx - self.ax, self.by - self.ay)
         cum = np.cumsum(self.seg_len)
         edge_first = np.searchsorted(seg_edge, ids, side="left")
@@ -70,28 +101,41 @@ class Snapper:
         mlen = np.bincount(seg_edge, weights=self.seg_len, minlength=n_edges)
         self.edge_mlen = mlen[self.rep]
         # segments of indexed edge e are edge_seg[e]:edge_seg[e + 1]
-        self.edge_seg = np.searchsorted(seg_edge, np.arange(n_edges + 1), side="left")
+        self.edge_seg = np.searchsorted(seg_edge, np.arange(n_edges + 1), side="left").astype(
+            np.int32 if seg_edge.size < 2**31 else np.int64
+        )
         self._build_grid()
 
     def _build_grid(self) -> None:
-        n = np.maximum(np.ceil(self.seg_len / self.step).astype(np.int64), 1) + 1
-        owner = np.repeat(np.arange(self.seg_len.size), n)
-        k = (
-            np.arange(owner.size) - np.repeat(np.concatenate(([0], np.cumsum(n)[:-1])), n)
-        ) / np.repeat(n - 1, n)
-        sx = self.ax[owner] + k * (self.bx - self.ax)[owner]
-        sy = self.ay[owner] + k * (self.by - self.ay)[owner]
-        cx = np.floor(sx / self.cell).astype(np.int64)
-        cy = np.floor(sy / self.cell).astype(np.int64)
-        self.cx0 = int(cx.min()) if cx.size else 0
-        self.cy0 = int(cy.min()) if cy.size else 0
-        self.ny = int(cy.max() - self.cy0 + 1) if cy.size else 1
+        """Register every segment in each cell its bounding box overlaps (so any point of a
+        segment lies in a cell that lists it), as a sorted (cell, segment) array."""
+        c = self.cell
+        x0 = np.floor(np.minimum(self.ax, self.bx) / c).astype(np.int64)
+        x1 = np.floor(np.maximum(self.ax, self.bx) / c).astype(np.int64)
+        y0 = np.floor(np.minimum(self.ay, self.by) / c).astype(np.int64)
+        y1 = np.floor(np.maximum(self.ay, self.by) / c).astype(np.int64)
+        self.cx0 = int(x0.min()) if x0.size else 0
+        self.cy0 = int(y0.min()) if y0.size else 0
+        self.ny = int(y1.max() - self.cy0 + 1) if y1.size else 1
+        w, h = x1 - x0 + 1, y1 - y0 + 1
+        n = w * h
+        seg = np.repeat(np.arange(n.size, dtype=np.int64), n)
+        k = np.arange(seg.size) - np.repeat(np.concatenate(([0], np.cumsum(n)[:-1])), n)
+        cx = x0[seg] + k // h[seg]
+        cy = y0[seg] + k % h[seg]
         cell = (cx - self.cx0) * self.ny + (cy - self.cy0)
-        pair = np.unique(cell * (self.seg_len.size + 1) + owner)
-        cells = pair // (self.seg_len.size + 1)
-        self.cell_seg = (pair % (self.seg_len.size + 1)).astype(np.int32)
+        order = np.argsort(cell, kind="stable")
+        cells = cell[order]
+        self.cell_seg = seg[order].astype(np.int32)
         self.cell_keys, starts = np.unique(cells, return_index=True)
         self.cell_ptr = np.append(starts, cells.size)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The index as arrays and scalars, to save beside the graph."""
+        return (
+            {f"snap_{k}": np.asarray(getattr(self, k)) for k in INDEX_ARRAYS},
+            {k: getattr(self, k) for k in INDEX_SCALARS},
+        )
 
     def _segments_near(self, px: float, py: float, r: float) -> np.ndarray:
         """Segments registered in the cells that meet the square of half-width ``r``."""
@@ -125,14 +169,14 @@ class Snapper:
             if segs.size:
                 d, t, qx, qy = self._dist(segs, px, py)
                 best = float(d.min())
-                need = best + self.step / 2.0
+                need = best  # every point of a segment lies in a cell that lists it
                 if need <= r:
                     keep = d <= best + 1e-9
                     return segs[keep], d[keep], t[keep], qx[keep], qy[keep]
                 if best > max_m:
                     return None
                 r = need
-            elif r > max_m + self.step:
+            elif r > max_m:
                 return None
             else:
                 r *= 2.0
