@@ -53,8 +53,9 @@ def allocate(
     for req_no, req in enumerate(package.get("forces", ())):
         _fill_force(out, req_no, req, ranked, taken)
     by_eta = sorted(depots, key=lambda d: (d.eta_s is None, d.eta_s or 0.0, d.id))
+    used: dict[tuple[int, str], int] = {}  # stock already given to an earlier requirement
     for req_no, req in enumerate(package.get("materials", ())):
-        _fill_material(out, req_no, req, by_eta)
+        _fill_material(out, req_no, req, by_eta, used)
     return out
 
 
@@ -108,18 +109,23 @@ def _fill_force(
 
 
 def _fill_material(
-    out: Allocation, req_no: int, req: Mapping[str, Any], depots: Sequence[DepotOption]
+    out: Allocation,
+    req_no: int,
+    req: Mapping[str, Any],
+    depots: Sequence[DepotOption],
+    used: dict[tuple[int, str], int],
 ) -> None:
     code, need = req["item_code"], int(req["quantity"])
     left = need
     for d in depots:
         if left <= 0:
             break
-        have = int(d.available.get(code, 0))
+        have = int(d.available.get(code, 0)) - used.get((d.id, code), 0)
         if have <= 0 or d.eta_s is None:
             continue
         take = min(have, left)
         left -= take
+        used[(d.id, code)] = used.get((d.id, code), 0) + take
         out.materials.append(
             {
                 "requirement": req_no,
@@ -134,7 +140,7 @@ def _fill_material(
         )
     if left > 0:
         total = sum(int(d.available.get(code, 0)) for d in depots if d.eta_s is not None)
-        why = f"stock short by {left}: reachable depots hold {total} of {need} needed"
+        why = f"stock short by {left}: reachable depots hold {total} free, {need} needed here"
         out.shortfalls.append(
             {
                 "kind": "material",

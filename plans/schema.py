@@ -69,7 +69,7 @@ class _Doc:
                     f"unknown field; known: {', '.join(keys)}",
                 )
             if key in out:
-                raise self.fail(k, f"{path}.{key}", "appears twice")
+                raise self.fail(k, f"{path}.{key}" if path else key, "appears twice")
             out[key] = v
         for key, required in keys.items():
             if required and key not in out:
