@@ -4,7 +4,6 @@ the only credential: no login on a phone in the field."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -46,7 +45,6 @@ def page(token: str) -> str | tuple[str, int]:
         view=view,
         token=token,
         nav=nav,
-        view_json=json.dumps(view, ensure_ascii=False),
     )
 
 

@@ -83,8 +83,8 @@ def _fill_force(
                 "name": t.name,
                 "type": t.type,
                 "version": t.version,
-                "eta_s": round(float(t.eta_s), 1),
-                "distance_m": round(float(t.length_m or 0.0), 1),
+                "eta_s": float(t.eta_s),
+                "distance_m": round(float(t.length_m or 0.0), 2),
             }
         )
     short = need - len(chosen)
@@ -134,8 +134,8 @@ def _fill_material(
                 "version": d.version,
                 "item_code": code,
                 "quantity": take,
-                "eta_s": round(float(d.eta_s), 1),
-                "distance_m": round(float(d.length_m or 0.0), 1),
+                "eta_s": float(d.eta_s),
+                "distance_m": round(float(d.length_m or 0.0), 2),
             }
         )
     if left > 0:

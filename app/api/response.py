@@ -95,7 +95,11 @@ def end_dispatch(dispatch_id: int, action: str) -> Response:
 @blueprint.route("/dispatches/<int:dispatch_id>/link", methods=["POST", "DELETE"])
 def dispatch_link(dispatch_id: int) -> Response:
     rec = dispatch_service.revoke_link(
-        db(), dispatch_id, actor=actor(), reissue=request.method == "POST"
+        db(),
+        dispatch_id,
+        actor=actor(),
+        reissue=request.method == "POST",
+        ttl_s=int(current_app.config["LINK_TTL_S"]),
     )
     d = rrepo.dispatch(db(), dispatch_id)
     return jsonify(dispatch_service.with_link(rec, d, links()))

@@ -83,13 +83,14 @@ def commit(
 ) -> dict[str, Any]:
     """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
     "materials": [{"depot_id", "item_code", "quantity"}]}``."""
+    # Lock the incident first: a second click waits here and then sees what the first sent.
+    incident = repo.get_row(session, "incidents", incident_id, lock=True)
     proposal = response.build(session, engine, incident_id)
     chosen_teams, chosen_materials = _choice(body, proposal)
     if not chosen_teams and not chosen_materials:
         raise BadRequest(
             "nothing to dispatch: the proposal has no team and no material", field="teams"
         )
-    incident = repo.get_row(session, "incidents", incident_id, lock=True)
     if body and body.get("incident_version") not in (None, incident.version):
         raise StaleVersion(
             f"incident {incident_id} changed (version {incident.version}); reload the proposal",
@@ -146,7 +147,7 @@ def commit(
                 "status": "dispatched",
                 "plan_id": best.plan_id,
                 "plan_level": best.level,
-                "eta_s": round(route.duration_s, 1) if route else None,
+                "eta_s": float(route.duration_s) if route else None,
                 "distance_m": round(route.length_m, 1) if route else None,
                 "steps": [s.__dict__ for s in route.steps] if route else None,
                 "link_nonce": secrets.token_urlsafe(12),
@@ -422,12 +423,17 @@ def field_report(
 
 
 def revoke_link(
-    session: Session, dispatch_id: int, *, actor: str, reissue: bool = False
+    session: Session, dispatch_id: int, *, actor: str, reissue: bool = False, ttl_s: int = 86400
 ) -> dict[str, Any]:
     d = rrepo.dispatch(session, dispatch_id, lock=True)
     before = {"link_nonce_set": d.link_nonce is not None}
     if reissue:
-        rrepo.touch(d, link_nonce=secrets.token_urlsafe(12), link_revoked_at=None)
+        rrepo.touch(
+            d,
+            link_nonce=secrets.token_urlsafe(12),
+            link_revoked_at=None,
+            link_expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
+        )
     else:
         rrepo.touch(d, link_revoked_at=datetime.now(UTC))
     rrepo.audit_dispatch(

@@ -213,8 +213,8 @@ def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
 def _route_summary(reach: Reach, i: int) -> dict[str, Any]:
     r = reach.route(i)
     return {
-        "duration_s": round(float(r.duration_s), 1),
-        "length_m": round(float(r.length_m), 1),
+        "duration_s": float(r.duration_s),
+        "length_m": round(float(r.length_m), 2),
         "via": [s.name for s in r.steps if s.name and s.maneuver not in ("arrive",)][:6],
         "geometry": {"type": "LineString", "coordinates": np.round(r.coords, 6).tolist()},
     }

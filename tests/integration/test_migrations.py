@@ -9,8 +9,17 @@ from sqlalchemy.engine import make_url
 from app import migrate
 
 TABLES = {
-    "depots", "depot_stock", "shelters", "teams", "hazards", "incidents", "audit_log", "users",
-    "api_tokens", "plans", "dispatches",
+    "depots",
+    "depot_stock",
+    "shelters",
+    "teams",
+    "hazards",
+    "incidents",
+    "audit_log",
+    "users",
+    "api_tokens",
+    "plans",
+    "dispatches",
 }
 
 
@@ -60,7 +69,9 @@ def test_models_match_migrations(migrated_db):
 
     engine = create_engine(migrated_db)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"include_object": alembic_helpers.include_object})
+        ctx = MigrationContext.configure(
+            conn, opts={"include_object": alembic_helpers.include_object}
+        )
         diff = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     assert diff == []
@@ -69,12 +80,12 @@ def test_models_match_migrations(migrated_db):
 def test_geometry_columns_have_gist_indexes(migrated_db):
     engine = create_engine(migrated_db)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'"
-        )).all()
-        srids = conn.execute(text(
-            "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns"
-        )).all()
+        rows = conn.execute(
+            text("SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
+        ).all()
+        srids = conn.execute(
+            text("SELECT f_table_name, f_geometry_column, srid FROM geometry_columns")
+        ).all()
     engine.dispose()
     indexed = {(t, d.split("(")[-1].rstrip(")")) for t, d in rows}
     for table, column, srid in srids:

@@ -22,7 +22,7 @@ def test_publisher_reaches_subscribers_and_the_stream(app, redis_client):
         msg = sub.get_message(timeout=0.2)
     sub.close()
     assert msg is not None and json.loads(msg["data"])["id"] == 7
-    (entry_id, fields), = redis_client.xrange("onemap:stream")
+    ((entry_id, fields),) = redis_client.xrange("onemap:stream")
     assert entry_id.decode() == stream_id
     assert json.loads(fields[b"data"])["event"] == "teams.updated"
 
@@ -34,7 +34,9 @@ def test_publisher_survives_redis_down():
 
 def test_login_rate_limited_in_redis(client, tokens, redis_client, app):
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        r = client.post("/api/v1/auth/login", json={"name": "t-viewer", "password": "wrong-password"})
+        r = client.post(
+            "/api/v1/auth/login", json={"name": "t-viewer", "password": "wrong-password"}
+        )
         assert r.status_code == 401
     r = client.post("/api/v1/auth/login", json={"name": "t-viewer", "password": "password-123"})
     assert r.status_code == 429

@@ -14,7 +14,10 @@ P = shapely.Point(24.945, 60.17)
 
 
 def _depot(session, on_hand=10, reserved=0):
-    values = {"name": "D", "stock": [{"item_code": "TENT", "on_hand": on_hand, "reserved": reserved}]}
+    values = {
+        "name": "D",
+        "stock": [{"item_code": "TENT", "on_hand": on_hand, "reserved": reserved}],
+    }
     return repo.create_row(session, "depots", values, P, actor="test")
 
 
@@ -41,7 +44,9 @@ def test_shelter_occupancy_bounded_in_the_database(session):
 def test_constraint_surfaces_as_error_naming_the_field(session):
     """Even past Python's checks, a refused constraint names the field (no 500)."""
     with pytest.raises(ConstraintViolation) as info:
-        repo.create_row(session, "teams", {"name": "T", "type": "fire", "headcount": -3}, P, actor="t")
+        repo.create_row(
+            session, "teams", {"name": "T", "type": "fire", "headcount": -3}, P, actor="t"
+        )
     assert info.value.field == "properties.headcount"
 
 
@@ -57,22 +62,37 @@ def test_audit_log_is_append_only(session):
 
 def test_update_records_before_and_after_and_bumps_version(session):
     row = _depot(session)
-    repo.update_row(session, "depots", row.id, version=1, values={"name": "D2"}, geom=None, actor="alice")
+    repo.update_row(
+        session, "depots", row.id, version=1, values={"name": "D2"}, geom=None, actor="alice"
+    )
     entry = repo.audit_entries(session, entity="depots", entity_id=row.id)[0]
     assert (entry.actor, entry.action) == ("alice", "update")
     assert entry.before["properties"]["name"] == "D"
     assert entry.after["properties"]["name"] == "D2"
     assert entry.after["properties"]["version"] == 2
     with pytest.raises(StaleVersion):
-        repo.update_row(session, "depots", row.id, version=1, values={"name": "D3"}, geom=None, actor="bob")
+        repo.update_row(
+            session, "depots", row.id, version=1, values={"name": "D3"}, geom=None, actor="bob"
+        )
 
 
 def test_stock_update_keeps_lines_and_replaces_missing(session):
     row = _depot(session)
     line_id = row.stock[0].id
-    repo.update_row(session, "depots", row.id, version=1, geom=None, actor="t",
-                    values={"stock": [{"item_code": "TENT", "on_hand": 7, "reserved": 0},
-                                      {"item_code": "WATER", "on_hand": 3, "reserved": 0}]})
+    repo.update_row(
+        session,
+        "depots",
+        row.id,
+        version=1,
+        geom=None,
+        actor="t",
+        values={
+            "stock": [
+                {"item_code": "TENT", "on_hand": 7, "reserved": 0},
+                {"item_code": "WATER", "on_hand": 3, "reserved": 0},
+            ]
+        },
+    )
     session.expire_all()
     row = repo.get_row(session, "depots", row.id)
     assert {s.item_code: s.on_hand for s in row.stock} == {"TENT": 7, "WATER": 3}
@@ -81,6 +101,8 @@ def test_stock_update_keeps_lines_and_replaces_missing(session):
 
 def test_bbox_query_uses_geometry(session):
     repo.create_row(session, "shelters", {"name": "in", "capacity": 1}, P, actor="t")
-    repo.create_row(session, "shelters", {"name": "out", "capacity": 1}, shapely.Point(24.99, 60.19), actor="t")
+    repo.create_row(
+        session, "shelters", {"name": "out", "capacity": 1}, shapely.Point(24.99, 60.19), actor="t"
+    )
     rows = repo.list_rows(session, "shelters", bbox=(24.94, 60.16, 24.95, 60.18))
     assert [r.name for r in rows] == ["in"]
