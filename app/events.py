@@ -24,6 +24,7 @@ class Publisher:
         self.client = client
         self.channel = f"{prefix}events"
         self.stream = f"{prefix}stream"
+        self.counter = f"{prefix}state"
         self.maxlen = maxlen
 
     def publish(self, event: str, payload: dict[str, Any]) -> str | None:
@@ -34,8 +35,18 @@ class Publisher:
             pipe = self.client.pipeline(transaction=False)
             pipe.xadd(self.stream, {"data": data}, maxlen=self.maxlen, approximate=True)
             pipe.publish(self.channel, data)
-            stream_id, _ = pipe.execute()
+            pipe.incr(self.counter)
+            stream_id, _, _ = pipe.execute()
         except redis.RedisError as err:
             LOGGER.warning("event %s not published, Redis unavailable: %s", event, err)
             return None
         return stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+
+    def state_version(self) -> str | None:
+        """A counter that every published change bumps: answers computed from the whole state
+        (proposals) are cached under it. None when Redis is down (then nothing is cached)."""
+        try:
+            value = self.client.get(self.counter)
+        except redis.RedisError:
+            return None
+        return (value or b"0").decode()

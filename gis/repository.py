@@ -267,8 +267,7 @@ def write_audit(
         before=dict(before) if before is not None else None,
         after=dict(after) if after is not None else None,
     )
-    session.add(entry)
-    session.flush()
+    session.add(entry)  # flushed with the transaction: nothing needs its id before then
     return entry
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from gis.errors import ConstraintViolation, NotFound
 from gis.models import AuditEntry, Depot, Dispatch, Hazard, Incident, Plan, StockLine, Team
@@ -75,6 +75,7 @@ def depots_holding(
         return []
     rows = session.execute(
         select(Depot, StockLine.item_code, StockLine.on_hand - StockLine.reserved)
+        .options(lazyload(Depot.stock))
         .join(StockLine, StockLine.depot_id == Depot.id)
         .where(StockLine.item_code.in_(codes), StockLine.on_hand > StockLine.reserved)
         .order_by(Depot.id)

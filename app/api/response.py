@@ -38,14 +38,21 @@ def replace_plan(plan_id: str) -> Response:
     if not text.strip():
         raise BadRequest("send the plan as a YAML document", field="body")
     version = params.version_from_headers()
-    return jsonify(plan_service.replace(db(), plan_id, text, version=version, actor=actor()))
+    answer = plan_service.replace(db(), plan_id, text, version=version, actor=actor())
+    state().publish("plans.updated", {"plan_id": plan_id, "version": answer["version"]})
+    return jsonify(answer)
 
 
 @blueprint.get("/incidents/<int:row_id>/proposal")
 def proposal(row_id: int) -> Response:
+    from app.api.routing import _cache
+
     st = state()
-    p = response_service.build(db(), st.graphs.engine(request.args.get("graph")), row_id)
-    return jsonify(response_service.serialise(p))
+    engine = st.graphs.engine(request.args.get("graph"))
+    answer = response_service.proposal_answer(
+        db(), engine, row_id, cache=_cache(), state=st.publisher.state_version()
+    )
+    return jsonify(answer)
 
 
 @blueprint.post("/incidents/<int:row_id>/dispatch")

@@ -114,17 +114,10 @@ def commit(
     now = datetime.now(UTC)
     best = proposal.best
     records = []
-    here = to_shape(incident.geom)
-    reach = (
-        engine.reach(
-            (here.x, here.y),
-            [_xy(locked[t["team_id"]].geom) for t in chosen_teams],
-            closures=proposal.closures,
-        )
-        if chosen_teams
-        else None
-    )
-    for k, t in enumerate(chosen_teams):
+    # The proposal's own search gives every chosen team its route (all available teams were
+    # its candidates, and a team that changed since fails the version check above).
+    reach = proposal.reach
+    for t in chosen_teams:
         team = locked[t["team_id"]]
         before = repo.to_feature("teams", team)
         team.status, team.version, team.updated_at = "dispatched", team.version + 1, now
@@ -137,7 +130,12 @@ def commit(
             before=before,
             after=repo.to_feature("teams", team),
         )
-        route = reach.route(k) if reach is not None and reach.times[k] < float("inf") else None
+        i = proposal.team_index.get(team.id)
+        route = (
+            reach.route(i)
+            if reach is not None and i is not None and reach.times[i] < float("inf")
+            else None
+        )
         d = rrepo.add_dispatch(
             session,
             {

@@ -77,7 +77,9 @@ def build(session: Session, engine: Engine, incident_id: int) -> Proposal:
     points = [_xy(t.geom) for t in teams] + [_xy(d.geom) for d, _ in depots]
     reach = engine.reach((here.x, here.y), points, closures=closures) if points else None
     times = reach.times if reach is not None else np.zeros(0)
-    lengths = _lengths(reach)
+    # Lengths are read from the search tree only for what is chosen (below): walking the tree
+    # for every candidate would cost more than the search itself.
+    lengths = np.full(times.shape, np.nan)
     team_opts = [
         alloc_mod.TeamOption(
             t.id,
@@ -98,14 +100,21 @@ def build(session: Session, engine: Engine, incident_id: int) -> Proposal:
         for i, (d, stock) in enumerate(depots)
     ]
     allocation = alloc_mod.allocate(package, team_opts, depot_opts)
+    team_index = {t.id: i for i, t in enumerate(teams)}
+    depot_index = {d.id: off + i for i, (d, _) in enumerate(depots)}
+    if reach is not None:
+        for f in allocation.forces:
+            f["distance_m"] = round(float(reach.length(team_index[f["team_id"]])), 2)
+        for m in allocation.materials:
+            m["distance_m"] = round(float(reach.length(depot_index[m["depot_id"]])), 2)
     return Proposal(
         incident,
         matches,
         facts,
         allocation,
         reach,
-        {t.id: i for i, t in enumerate(teams)},
-        {d.id: off + i for i, (d, _) in enumerate(depots)},
+        team_index,
+        depot_index,
         closures,
     )
 
@@ -140,20 +149,13 @@ def _still_needed(package: dict[str, Any], active: list[Any], session: Session) 
     return {**package, "forces": forces, "materials": materials}
 
 
-def _lengths(reach: Reach | None) -> np.ndarray:
-    """Route lengths (m) of every source, read from the search tree (inf when unreached)."""
-    if reach is None:
-        return np.zeros(0)
-    return np.array([reach.length(i) for i in range(reach.times.size)])
-
-
 def _xy(geom: Any) -> tuple[float, float]:
     p = to_shape(geom)
     return (p.x, p.y)
 
 
 def _fin(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
+    return float(v) if np.isfinite(v) else None  # nan (not computed) and inf both give None
 
 
 def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
@@ -203,10 +205,17 @@ def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
         "shortfalls": p.allocation.shortfalls,
     }
     if with_routes and p.reach is not None:
+        memo: dict[int, dict[str, Any]] = {}
+
+        def summary(i: int) -> dict[str, Any]:
+            if i not in memo:
+                memo[i] = _route_summary(p.reach, i)
+            return memo[i]
+
         for f in out["allocation"]["teams"]:
-            f["route"] = _route_summary(p.reach, p.team_index[f["team_id"]])
+            f["route"] = summary(p.team_index[f["team_id"]])
         for m in out["allocation"]["materials"]:
-            m["route"] = _route_summary(p.reach, p.depot_index[m["depot_id"]])
+            m["route"] = summary(p.depot_index[m["depot_id"]])
     return out
 
 
@@ -218,3 +227,25 @@ def _route_summary(reach: Reach, i: int) -> dict[str, Any]:
         "via": [s.name for s in r.steps if s.name and s.maneuver not in ("arrive",)][:6],
         "geometry": {"type": "LineString", "coordinates": np.round(r.coords, 6).tolist()},
     }
+
+
+def proposal_answer(
+    session: Session, engine: Engine, incident_id: int, *, cache: Any, state: str | None
+) -> dict[str, Any]:
+    """The serialised proposal, from the cache when nothing has changed since it was made:
+    the key holds the incident's version, the state counter every published change bumps, and
+    the graph's version."""
+    key = None
+    if state is not None:
+        incident = repo.get_row(session, "incidents", incident_id)
+        version = f"{incident.version}:{state}:{engine.g.version}"
+        key = f"{cache.prefix}cache:proposal:{incident_id}:{version}"
+        hit = cache.get(key)
+        if hit is not None:
+            hit["cached"] = True
+            return hit
+    answer = serialise(build(session, engine, incident_id))
+    answer["cached"] = False
+    if key is not None:
+        cache.put(key, answer)
+    return answer

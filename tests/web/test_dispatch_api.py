@@ -928,3 +928,28 @@ def test_a_broken_plan_is_422_naming_file_line_and_field(client, auth):
     assert err["field"].endswith(".team_type")
     before = client.get("/api/v1/plans/urban-fire", headers=auth["viewer"]).get_json()
     assert "firemen" not in json.dumps(before["document"])
+
+
+def test_a_proposal_is_served_from_redis_until_anything_changes(client, auth, city, redis_client):
+    inc = new_incident(client, auth, "accident.fire.urban")
+    first = proposal(client, auth, inc["id"])
+    assert first["cached"] is False
+    again = proposal(client, auth, inc["id"])
+    assert again["cached"] is True
+    assert {k: v for k, v in again.items() if k != "cached"} == {
+        k: v for k, v in first.items() if k != "cached"
+    }
+    # any published change (here a team moving) makes the next proposal fresh
+    team_id = first["allocation"]["teams"][0]["team_id"]
+    feature = team_feature(client, auth, team_id)
+    body = {
+        "type": "Feature",
+        "properties": {"version": feature["properties"]["version"], "notes": "moved"},
+    }
+    assert (
+        client.patch(
+            f"/api/v1/layers/teams/{team_id}", json=body, headers=auth["dispatcher"]
+        ).status_code
+        == 200
+    )
+    assert proposal(client, auth, inc["id"])["cached"] is False
