@@ -6,7 +6,7 @@ Built by :func:`app.create_app` and kept in ``app.extensions["onemap"]``; never 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -27,6 +27,8 @@ class State:
     publisher: Publisher
     area: ServiceArea | None
     graphs: GraphStore
+    #: plan documents by (id, version), read once per process (a new version is read anew)
+    plan_cache: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def publish(self) -> Callable[[str, dict[str, Any]], None]:

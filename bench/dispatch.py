@@ -426,7 +426,7 @@ def proposal_phases() -> Iterator[Phases]:
     from app.services import response
     from gis import repository
     from gis import response as rrepo
-    from routing.engine import Engine
+    from routing.engine import Engine, Reach
 
     ph = Phases()
     for owner, attr, cat in (
@@ -441,7 +441,7 @@ def proposal_phases() -> Iterator[Phases]:
         (response, "_xy", "geometry decode (to_shape per team/depot)"),
         (response, "match", "plan matching"),
         (Engine, "reach", "routing: reach (one reverse search)"),
-        (response, "_lengths", "routing: route length of every candidate"),
+        (Reach, "length", "routing: route length of the chosen (search tree)"),
         (plans.allocation, "allocate", "allocation"),
         (response, "_route_summary", "serialise: route of each allocated team/depot"),
         (response, "serialise", "serialise: the rest"),
@@ -515,7 +515,7 @@ def run_proposals(st: Any, eng: Any, ids: Sequence[int]) -> dict[str, Any]:
         s = st.session_factory()
         try:
             t0 = time.perf_counter()
-            p = response.build(s, eng, iid)
+            p = response.build(s, eng, iid, plan_cache=st.plan_cache)
             t1 = time.perf_counter()
             out = response.serialise(p)
             t2 = time.perf_counter()
@@ -550,7 +550,7 @@ def run_proposal_breakdown(st: Any, eng: Any, ids: Sequence[int]) -> dict[str, A
         for iid in ids:
             s = st.session_factory()
             try:
-                response.serialise(response.build(s, eng, iid))
+                response.serialise(response.build(s, eng, iid, plan_cache=st.plan_cache))
             finally:
                 s.close()
         took = time.perf_counter() - t0
@@ -569,7 +569,7 @@ def run_profile(st: Any, eng: Any, ids: Sequence[int], top: int) -> str:
         s = st.session_factory()
         try:
             prof.enable()
-            response.serialise(response.build(s, eng, iid))
+            response.serialise(response.build(s, eng, iid, plan_cache=st.plan_cache))
             prof.disable()
         finally:
             s.close()
@@ -603,7 +603,16 @@ def run_commits(st: Any, eng: Any, links: Any, ids: Sequence[int], budget: float
         s = st.session_factory()
         try:
             t0 = time.perf_counter()
-            ans = dispatch.commit(s, eng, iid, None, actor=ACTOR, publish=st.publish, links=links)
+            ans = dispatch.commit(
+                s,
+                eng,
+                iid,
+                None,
+                actor=ACTOR,
+                publish=st.publish,
+                links=links,
+                plan_cache=st.plan_cache,
+            )
             times.append((time.perf_counter() - t0) * 1e3)
         except Exception as err:  # a refused commit is counted and named, not timed
             s.rollback()
@@ -644,7 +653,14 @@ def run_commit_breakdown(st: Any, eng: Any, links: Any, ids: Sequence[int]) -> d
                 ph.enter("commit: the rest")
                 try:
                     ans = dispatch.commit(
-                        s, eng, iid, None, actor=ACTOR, publish=timed_publish, links=links
+                        s,
+                        eng,
+                        iid,
+                        None,
+                        actor=ACTOR,
+                        publish=timed_publish,
+                        links=links,
+                        plan_cache=st.plan_cache,
                     )
                 finally:
                     ph.leave()

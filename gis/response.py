@@ -237,8 +237,15 @@ def timeline(
 # --- plans ----------------------------------------------------------------------------------
 
 
-def plans(session: Session) -> list[Plan]:
-    return list(session.scalars(select(Plan).order_by(Plan.id)))
+def plans(session: Session, *, ids: Sequence[str] | None = None) -> list[Plan]:
+    stmt = select(Plan).order_by(Plan.id)
+    if ids is not None:
+        stmt = stmt.where(Plan.id.in_(list(ids)))
+    return list(session.scalars(stmt))
+
+
+def plan_versions(session: Session) -> list[tuple[str, int]]:
+    return [(i, v) for i, v in session.execute(select(Plan.id, Plan.version).order_by(Plan.id))]
 
 
 def plan(session: Session, plan_id: str, *, lock: bool = False) -> Plan:

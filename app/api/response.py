@@ -50,7 +50,12 @@ def proposal(row_id: int) -> Response:
     st = state()
     engine = st.graphs.engine(request.args.get("graph"))
     answer = response_service.proposal_answer(
-        db(), engine, row_id, cache=_cache(), state=st.publisher.state_version()
+        db(),
+        engine,
+        row_id,
+        cache=_cache(),
+        state=st.publisher.state_version(),
+        plan_cache=st.plan_cache,
     )
     return jsonify(answer)
 
@@ -69,6 +74,7 @@ def dispatch(row_id: int) -> tuple[Response, int]:
         actor=actor(),
         publish=st.publish,
         links=links(),
+        plan_cache=st.plan_cache,
     )
     return jsonify(answer), 201
 

@@ -80,12 +80,13 @@ def commit(
     actor: str,
     publish: Publish,
     links: Links,
+    plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
     "materials": [{"depot_id", "item_code", "quantity"}]}``."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
     incident = repo.get_row(session, "incidents", incident_id, lock=True)
-    proposal = response.build(session, engine, incident_id)
+    proposal = response.build(session, engine, incident_id, plan_cache=plan_cache)
     chosen_teams, chosen_materials = _choice(body, proposal)
     if not chosen_teams and not chosen_materials:
         raise BadRequest(

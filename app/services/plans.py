@@ -24,9 +24,19 @@ def sync_library(session: Session, *, actor: str, directory: Path = LIBRARY_DIR)
     return {"plans": len(docs), "changed": changed}
 
 
-def documents(session: Session) -> list[dict[str, Any]]:
-    """The stored plan documents, as the matcher takes them."""
-    return [p.document for p in rrepo.plans(session)]
+def documents(
+    session: Session, cache: dict[tuple[str, int], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The stored plan documents, as the matcher takes them. With ``cache`` (kept by the app,
+    keyed by plan id and version) only new versions are read from the database."""
+    if cache is None:
+        return [p.document for p in rrepo.plans(session)]
+    versions = rrepo.plan_versions(session)
+    missing = [pid for pid, v in versions if (pid, v) not in cache]
+    if missing:
+        for p in rrepo.plans(session, ids=missing):
+            cache[(p.id, p.version)] = p.document
+    return [cache[(pid, v)] for pid, v in versions if (pid, v) in cache]
 
 
 def summary(p: Any) -> dict[str, Any]:

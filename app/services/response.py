@@ -59,10 +59,16 @@ def facts_of(session: Session, incident: Any) -> Facts:
     )
 
 
-def build(session: Session, engine: Engine, incident_id: int) -> Proposal:
+def build(
+    session: Session,
+    engine: Engine,
+    incident_id: int,
+    *,
+    plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
+) -> Proposal:
     incident = repo.get_row(session, "incidents", incident_id)
     facts = facts_of(session, incident)
-    matches = match(facts, plan_service.documents(session))
+    matches = match(facts, plan_service.documents(session, plan_cache))
     package = _still_needed(
         matches[0].package, rrepo.dispatches_of(session, incident.id, active_only=True), session
     )
@@ -230,7 +236,13 @@ def _route_summary(reach: Reach, i: int) -> dict[str, Any]:
 
 
 def proposal_answer(
-    session: Session, engine: Engine, incident_id: int, *, cache: Any, state: str | None
+    session: Session,
+    engine: Engine,
+    incident_id: int,
+    *,
+    cache: Any,
+    state: str | None,
+    plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The serialised proposal, from the cache when nothing has changed since it was made:
     the key holds the incident's version, the state counter every published change bumps, and
@@ -244,7 +256,7 @@ def proposal_answer(
         if hit is not None:
             hit["cached"] = True
             return hit
-    answer = serialise(build(session, engine, incident_id))
+    answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
     answer["cached"] = False
     if key is not None:
         cache.put(key, answer)
