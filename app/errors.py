@@ -12,24 +12,13 @@ import uuid
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gis.errors import GisError
-from plans.errors import PlansError
-from routing.errors import RoutingError
+from gis.errors import DomainError
 
 LOGGER = logging.getLogger(__name__)
 
 
-class AppError(Exception):
+class AppError(DomainError):
     """Base of errors raised by :mod:`app`."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, field: str | None = None, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.details = details
 
 
 class BadRequest(AppError, ValueError):
@@ -52,7 +41,7 @@ class TooManyRequests(AppError):
     code = "too_many_requests"
 
 
-DOMAIN_ERRORS = (AppError, GisError, PlansError, RoutingError)
+DOMAIN_ERRORS = (DomainError,)
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict:

@@ -7,8 +7,9 @@ input field at fault (a dotted path such as ``properties.capacity`` or ``feature
 from __future__ import annotations
 
 
-class GisError(Exception):
-    """Base of every error raised by :mod:`gis`."""
+class DomainError(Exception):
+    """What every OneMap error carries: an HTTP status, a code, a message safe to show a user,
+    the field at fault, and details. Each package derives its own base from it."""
 
     status = 400
     code = "bad_request"
@@ -18,6 +19,10 @@ class GisError(Exception):
         self.message = message
         self.field = field
         self.details = details
+
+
+class GisError(DomainError):
+    """Base of every error raised by :mod:`gis`."""
 
 
 class InvalidInput(GisError, ValueError):

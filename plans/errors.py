@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from gis.errors import DomainError
 
-class PlansError(Exception):
+
+class PlansError(DomainError):
     """Base of every error raised by :mod:`plans`."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, field: str | None = None, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.details = details
 
 
 class UnknownIncidentType(PlansError, ValueError):
