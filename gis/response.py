@@ -62,8 +62,23 @@ def danger_zones(session: Session, *, exclude_incident: int) -> list[shapely.Geo
     return [to_shape(a) for a in rows]
 
 
-def available_teams(session: Session) -> list[Team]:
-    return list(session.scalars(select(Team).where(Team.status == "available").order_by(Team.id)))
+def available_teams(session: Session) -> list[Any]:
+    """Available teams as light rows: id, name, type, capabilities, version, lon, lat."""
+    return list(
+        session.execute(
+            select(
+                Team.id,
+                Team.name,
+                Team.type,
+                Team.capabilities,
+                Team.version,
+                func.ST_X(Team.geom).label("lon"),
+                func.ST_Y(Team.geom).label("lat"),
+            )
+            .where(Team.status == "available")
+            .order_by(Team.id)
+        )
+    )
 
 
 def depots_holding(
