@@ -438,7 +438,6 @@ def proposal_phases() -> Iterator[Phases]:
         (rrepo, "danger_zones", "db: danger zones"),
         (rrepo, "available_teams", "db: available teams (ORM rows)"),
         (rrepo, "depots_holding", "db: depots + stock"),
-        (response, "_xy", "geometry decode (to_shape per team/depot)"),
         (response, "match", "plan matching"),
         (Engine, "reach", "routing: reach (one reverse search)"),
         (Reach, "length", "routing: route length of the chosen (search tree)"),

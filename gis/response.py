@@ -4,13 +4,14 @@ reservations, dispatch records and plans. Every function takes a ``Session``; no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from gis.errors import ConstraintViolation, NotFound
 from gis.models import AuditEntry, Depot, Dispatch, Hazard, Incident, Plan, StockLine, Team
@@ -81,23 +82,40 @@ def available_teams(session: Session) -> list[Any]:
     )
 
 
+@dataclass(frozen=True)
+class DepotRow:
+    id: int
+    name: str
+    version: int
+    lon: float
+    lat: float
+
+
 def depots_holding(
     session: Session, item_codes: Iterable[str]
-) -> list[tuple[Depot, dict[str, int]]]:
-    """Depots with available stock (on hand minus reserved) of any of ``item_codes``."""
+) -> list[tuple[DepotRow, dict[str, int]]]:
+    """Depots (light rows with coordinates) with available stock (on hand minus reserved) of
+    any of ``item_codes``."""
     codes = sorted(set(item_codes))
     if not codes:
         return []
     rows = session.execute(
-        select(Depot, StockLine.item_code, StockLine.on_hand - StockLine.reserved)
-        .options(lazyload(Depot.stock))
+        select(
+            Depot.id,
+            Depot.name,
+            Depot.version,
+            func.ST_X(Depot.geom),
+            func.ST_Y(Depot.geom),
+            StockLine.item_code,
+            StockLine.on_hand - StockLine.reserved,
+        )
         .join(StockLine, StockLine.depot_id == Depot.id)
         .where(StockLine.item_code.in_(codes), StockLine.on_hand > StockLine.reserved)
         .order_by(Depot.id)
     ).all()
-    out: dict[int, tuple[Depot, dict[str, int]]] = {}
-    for depot, code, avail in rows:
-        out.setdefault(depot.id, (depot, {}))[1][code] = int(avail)
+    out: dict[int, tuple[DepotRow, dict[str, int]]] = {}
+    for did, name, version, lon, lat, code, avail in rows:
+        out.setdefault(did, (DepotRow(did, name, version, lon, lat), {}))[1][code] = int(avail)
     return list(out.values())
 
 

@@ -80,7 +80,7 @@ def build(
     teams = rrepo.available_teams(session)
     codes = [m["item_code"] for m in package.get("materials", ())]
     depots = rrepo.depots_holding(session, codes)
-    points = [(t.lon, t.lat) for t in teams] + [_xy(d.geom) for d, _ in depots]
+    points = [(t.lon, t.lat) for t in teams] + [(d.lon, d.lat) for d, _ in depots]
     reach = engine.reach((here.x, here.y), points, closures=closures) if points else None
     times = reach.times if reach is not None else np.zeros(0)
     # Lengths are read from the search tree only for what is chosen (below): walking the tree
@@ -153,11 +153,6 @@ def _still_needed(package: dict[str, Any], active: list[Any], session: Session) 
         if m["quantity"] - use > 0:
             materials.append({**m, "quantity": m["quantity"] - use})
     return {**package, "forces": forces, "materials": materials}
-
-
-def _xy(geom: Any) -> tuple[float, float]:
-    p = to_shape(geom)
-    return (p.x, p.y)
 
 
 def _fin(v: float) -> float | None:
