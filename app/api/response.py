@@ -12,7 +12,6 @@ from app.extensions import db, state
 from app.services import dispatch as dispatch_service
 from app.services import plans as plan_service
 from app.services import response as response_service
-from gis import response as rrepo
 
 
 def links() -> dispatch_service.Links:
@@ -22,13 +21,12 @@ def links() -> dispatch_service.Links:
 
 @blueprint.get("/plans")
 def plans() -> Response:
-    return jsonify({"plans": [plan_service.summary(p) for p in rrepo.plans(db())]})
+    return jsonify({"plans": plan_service.listing(db())})
 
 
 @blueprint.get("/plans/<plan_id>")
 def plan(plan_id: str) -> Response:
-    p = rrepo.plan(db(), plan_id)
-    return jsonify({**plan_service.summary(p), "document": p.document})
+    return jsonify(plan_service.one(db(), plan_id))
 
 
 @blueprint.put("/plans/<plan_id>")
@@ -81,12 +79,7 @@ def dispatch(row_id: int) -> tuple[Response, int]:
 
 @blueprint.get("/incidents/<int:row_id>/dispatches")
 def incident_dispatches(row_id: int) -> Response:
-    session = db()
-    out = [
-        dispatch_service.with_link(rrepo.dispatch_record(d), d, links())
-        for d in rrepo.dispatches_of(session, row_id)
-    ]
-    return jsonify({"dispatches": out})
+    return jsonify({"dispatches": dispatch_service.records(db(), row_id, links())})
 
 
 @blueprint.post("/dispatches/<int:dispatch_id>/<action>")
@@ -107,26 +100,22 @@ def end_dispatch(dispatch_id: int, action: str) -> Response:
 
 @blueprint.route("/dispatches/<int:dispatch_id>/link", methods=["POST", "DELETE"])
 def dispatch_link(dispatch_id: int) -> Response:
-    rec = dispatch_service.revoke_link(
+    dispatch_service.revoke_link(
         db(),
         dispatch_id,
         actor=actor(),
         reissue=request.method == "POST",
         ttl_s=int(current_app.config["LINK_TTL_S"]),
     )
-    d = rrepo.dispatch(db(), dispatch_id)
-    return jsonify(dispatch_service.with_link(rec, d, links()))
+    return jsonify(dispatch_service.record(db(), dispatch_id, links()))
 
 
 @blueprint.get("/dispatches/<int:dispatch_id>/qr.svg")
 def dispatch_qr(dispatch_id: int) -> Response:
     require_role("dispatcher")
-    d = rrepo.dispatch(db(), dispatch_id)
-    rec = dispatch_service.with_link(rrepo.dispatch_record(d), d, links())
-    if "link" not in rec:
-        raise BadRequest(f"dispatch {dispatch_id} has no active link", field="id")
+    link = dispatch_service.link_of(db(), dispatch_id, links())
     base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    svg = segno.make(base + rec["link"], error="m").svg_inline(scale=4)
+    svg = segno.make(base + link, error="m").svg_inline(scale=4)
     return Response(svg, mimetype="image/svg+xml")
 
 

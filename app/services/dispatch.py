@@ -482,3 +482,24 @@ def _what(e: Any) -> str:
     if e.action == "position":
         return f"team {e.entity_id} position {after.get('geometry', {}).get('coordinates')}"
     return f"team {e.entity_id} {props.get('status', e.action)}"
+
+
+def records(session: Session, incident_id: int, links: Links) -> list[dict[str, Any]]:
+    """The incident's dispatches, each team's with its live link."""
+    return [
+        with_link(rrepo.dispatch_record(d), d, links)
+        for d in rrepo.dispatches_of(session, incident_id)
+    ]
+
+
+def record(session: Session, dispatch_id: int, links: Links) -> dict[str, Any]:
+    d = rrepo.dispatch(session, dispatch_id)
+    return with_link(rrepo.dispatch_record(d), d, links)
+
+
+def link_of(session: Session, dispatch_id: int, links: Links) -> str:
+    """The live link of a team's dispatch (for its QR code)."""
+    rec = record(session, dispatch_id, links)
+    if "link" not in rec:
+        raise BadRequest(f"dispatch {dispatch_id} has no active link", field="id")
+    return rec["link"]

@@ -69,3 +69,12 @@ def replace(
     p, _ = rrepo.upsert_plan(session, doc, actor=actor)
     session.commit()
     return {**summary(p), "document": p.document}
+
+
+def listing(session: Session) -> list[dict[str, Any]]:
+    return [summary(p) for p in rrepo.plans(session)]
+
+
+def one(session: Session, plan_id: str) -> dict[str, Any]:
+    p = rrepo.plan(session, plan_id)
+    return {**summary(p), "document": p.document}
