@@ -207,6 +207,7 @@ def test_isochrone_covers_what_networkx_reaches(engine, zone, closed, direction)
         H.add_edge("P", node, weight=w)
     dist = nx.single_source_dijkstra_path_length(H, "P")
     for t, poly in engine.isochrone(at, [60, 120], direction=direction, closures=closures):
+        assert poly.is_valid, shapely.is_valid_reason(poly)  # GeoJSON clients need valid polygons
         inside = [n for n, d in dist.items() if n != "P" and d <= t]
         far = [n for n, d in dist.items() if n != "P" and d > 3 * t]
         g = engine.g
