@@ -64,6 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
+from bench.common import write_report  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
@@ -1216,18 +1217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + text + "\n", flush=True)
     report["table"] = text
     out = args.cache_dir / "dispatch.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=_json_default))
+    write_report(out, report)
     print(f"run time {report['run_seconds']:.0f} s; figures written to {out}")
     return 0
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(type(x).__name__)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
+from bench.common import write_report  # noqa: E402
 from gis.crs import from_metric, to_metric  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 from routing.engine import Closures, Engine, Located  # noqa: E402
@@ -1238,18 +1239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["run_seconds"] = time.perf_counter() - started
     report["tables"] = printed
     out = args.cache_dir / "routing.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=_json_default))
+    write_report(out, report)
     print(f"run time {report['run_seconds']:.0f} s; figures written to {out}")
     return 0
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(type(x).__name__)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from app.auth import actor
 from app.extensions import db, state
 from app.services import layers as service
 from gis import fields as F
-from gis import repository as repo
 from gis.errors import NotFound
 from gis.io import feature_collection
 
@@ -39,7 +38,7 @@ def _feature_response(feature: dict, status: int = 200) -> Response:
 
 @blueprint.get("/layers")
 def layers_index() -> Response:
-    session = db()
+    counts = service.counts(db(), LAYER_KINDS)
     return jsonify(
         {
             "layers": [
@@ -47,7 +46,7 @@ def layers_index() -> Response:
                     "kind": kind,
                     "title_zh": F.layer(kind).title_zh,
                     "title_en": F.layer(kind).title_en,
-                    "count": repo.count_rows(session, kind),
+                    "count": counts[kind],
                     "href": url_for("api.list_layer", kind=kind, _external=False),
                 }
                 for kind in LAYER_KINDS

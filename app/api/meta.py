@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from sqlalchemy import text
 
 from app import auth
 from app.api import blueprint, params
 from app.api.openapi import build_spec
 from app.errors import BadRequest
 from app.extensions import db, state
-from gis import repository as repo
+from app.services import meta as meta_service
 from plans.taxonomy import INCIDENT_TYPES, LEVELS
 
 
@@ -34,17 +33,7 @@ def incident_types() -> Response:
 
 @blueprint.get("/health")
 def health() -> tuple[Response, int]:
-    checks = {}
-    try:
-        db().execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as err:
-        checks["database"] = f"down: {type(err).__name__}"
-    try:
-        state().redis.ping()
-        checks["redis"] = "ok"
-    except Exception as err:
-        checks["redis"] = f"down: {type(err).__name__}"
+    checks = meta_service.health(db(), state().redis)
     ok = checks["database"] == "ok"
     return jsonify({"status": "ok" if ok else "down", "checks": checks}), 200 if ok else 503
 
@@ -83,21 +72,5 @@ def audit() -> Response:
     entity = request.args.get("entity") or None
     entity_id = params.integer("entity_id", request.args.get("entity_id"), minimum=1)
     limit = params.integer("limit", request.args.get("limit"), minimum=1, maximum=1000) or 100
-    entries = repo.audit_entries(db(), entity=entity, entity_id=entity_id, limit=limit)
-    return jsonify(
-        {
-            "entries": [
-                {
-                    "id": e.id,
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "action": e.action,
-                    "entity": e.entity,
-                    "entity_id": e.entity_id,
-                    "before": e.before,
-                    "after": e.after,
-                }
-                for e in entries
-            ]
-        }
-    )
+    entries = meta_service.audit(db(), entity=entity, entity_id=entity_id, limit=limit)
+    return jsonify({"entries": entries})

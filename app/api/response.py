@@ -6,6 +6,7 @@ import segno
 from flask import Response, current_app, jsonify, request
 
 from app.api import blueprint, params
+from app.api.routing import answer_cache
 from app.auth import actor, require_role
 from app.errors import BadRequest
 from app.extensions import db, state
@@ -43,15 +44,13 @@ def replace_plan(plan_id: str) -> Response:
 
 @blueprint.get("/incidents/<int:row_id>/proposal")
 def proposal(row_id: int) -> Response:
-    from app.api.routing import _cache
-
     st = state()
     engine = st.graphs.engine(request.args.get("graph"))
     answer = response_service.proposal_answer(
         db(),
         engine,
         row_id,
-        cache=_cache(),
+        cache=answer_cache(),
         state=st.publisher.state_version(),
         plan_cache=st.plan_cache,
     )

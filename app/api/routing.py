@@ -10,7 +10,8 @@ from app.extensions import db, state
 from app.services import routing as service
 
 
-def _cache() -> service.Cache:
+def answer_cache() -> service.Cache:
+    """The Redis cache of computed answers (routes, isochrones, proposals)."""
     cfg = current_app.config
     return service.Cache(state().redis, prefix=cfg["REDIS_PREFIX"], ttl=cfg["ROUTE_CACHE_TTL_S"])
 
@@ -31,7 +32,7 @@ def graph_roads(name: str) -> Response:
 @blueprint.post("/route")
 def route() -> Response:
     st = state()
-    answer = service.route(st.graphs, params.json_body(), area=st.area, cache=_cache())
+    answer = service.route(st.graphs, params.json_body(), area=st.area, cache=answer_cache())
     resp = jsonify(answer)
     resp.mimetype = "application/geo+json"
     return resp
@@ -48,7 +49,7 @@ def nearest() -> Response:
 @blueprint.post("/isochrone")
 def isochrone() -> Response:
     st = state()
-    answer = service.isochrone(st.graphs, params.json_body(), area=st.area, cache=_cache())
+    answer = service.isochrone(st.graphs, params.json_body(), area=st.area, cache=answer_cache())
     resp = jsonify(answer)
     resp.mimetype = "application/geo+json"
     return resp

@@ -20,6 +20,10 @@ from plans.taxonomy import incident_type
 Publish = Callable[[str, dict[str, Any]], object]
 
 
+def counts(session: Session, kinds: Sequence[str]) -> dict[str, int]:
+    return {kind: repo.count_rows(session, kind) for kind in kinds}
+
+
 def get(session: Session, kind: str, row_id: int) -> dict[str, Any]:
     return repo.to_feature(kind, repo.get_row(session, kind, row_id))
 
