@@ -72,12 +72,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     errors.register(app)
 
-    from app import auth, cli, field, web
+    from app import auth, cli, console, field, live, web
     from app.api import blueprint as api_blueprint
 
     auth.init_app(app)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web.blueprint)
     app.register_blueprint(field.blueprint)
+    app.register_blueprint(live.blueprint)
+    app.register_blueprint(console.blueprint)
     cli.register(app)
     return app

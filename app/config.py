@@ -66,6 +66,17 @@ class Config:
     #: How many past events the Redis stream keeps for clients that reconnect.
     EVENT_STREAM_MAXLEN: int = 10_000
     #: Test mode (Flask's TESTING).
+    #: CAP ``sender`` of the alerts this centre issues (an e-mail-like id, no spaces or commas).
+    CAP_SENDER: str = "onemap@emergency.example.cn"
+    #: The sender's name as shown in CAP ``senderName``.
+    CAP_SENDER_NAME: str = "OneMap 应急指挥中心 Emergency Command Centre"
+    #: Time zone of the times written in CAP alerts (an IANA name); CAP forbids "Z".
+    CAP_TIMEZONE: str = "Asia/Shanghai"
+    #: Hours an alert stays active when its issuer gives no expiry.
+    ALERT_EXPIRES_H: int = 24
+    #: People per square metre of residential floor when no population layer covers an area
+    #: (the building-based estimate: footprint x levels x this density).
+    PEOPLE_PER_FLOOR_M2: float = 0.02
     TESTING: bool = False
 
     @classmethod

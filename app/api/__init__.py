@@ -23,4 +23,12 @@ def _authorise() -> None:
     require_role("dispatcher" if writes else "viewer")
 
 
-from app.api import layers, meta, response, routing  # noqa: E402,F401  (routes register on import)
+from app.api import (  # noqa: E402,F401  (routes register on import)
+    evacuation,
+    layers,
+    meta,
+    response,
+    routing,
+    summary,
+    warnings,
+)

@@ -1,0 +1,3 @@
+"""API: evacuation."""
+
+from __future__ import annotations

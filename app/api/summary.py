@@ -1,0 +1,3 @@
+"""API: summary."""
+
+from __future__ import annotations

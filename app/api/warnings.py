@@ -1,0 +1,3 @@
+"""API: warnings."""
+
+from __future__ import annotations
