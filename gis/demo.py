@@ -113,13 +113,55 @@ _TEAM_SPEC: dict[str, tuple[str, str, int, int, list[str], list[str]]] = {
 }
 _FACILITIES = ("water", "power", "medical", "toilets", "kitchen", "heating", "accessible", "beds")
 _BASE_EXTRA = {"school": {"kitchen"}, "other": {"power"}}
-_LEVEL = {"sensor": "water_level", "unit": "cm", "warn": 80, "alarm": 120}
-_GAS = {"sensor": "gas_ppm", "unit": "ppm", "warn": 50, "alarm": 100}
-_VOC = {"sensor": "voc_ppm", "unit": "ppm", "warn": 25, "alarm": 50}
-_CRACK = {"sensor": "crack_displacement", "unit": "mm", "warn": 5, "alarm": 15}
-_SETTLE = {"sensor": "settlement", "unit": "mm", "warn": 10, "alarm": 25}
-_HEAT = {"sensor": "temperature", "unit": "°C", "warn": 70, "alarm": 90}
-_FIRE = {"sensor": "temperature", "unit": "°C", "warn": 57, "alarm": 68}
+_LEVEL = {
+    "sensor": "water_level",
+    "unit": "cm",
+    "warn": 80,
+    "alarm": 120,
+    "incident_type": "natural.flood.waterlogging",
+}
+_GAS = {
+    "sensor": "gas_ppm",
+    "unit": "ppm",
+    "warn": 50,
+    "alarm": 100,
+    "incident_type": "accident.hazmat.leak",
+}
+_VOC = {
+    "sensor": "voc_ppm",
+    "unit": "ppm",
+    "warn": 25,
+    "alarm": 50,
+    "incident_type": "accident.hazmat.leak",
+}
+_CRACK = {
+    "sensor": "crack_displacement",
+    "unit": "mm",
+    "warn": 5,
+    "alarm": 15,
+    "incident_type": "natural.geological.landslide",
+}
+_SETTLE = {
+    "sensor": "settlement",
+    "unit": "mm",
+    "warn": 10,
+    "alarm": 25,
+    "incident_type": "accident.building_collapse",
+}
+_HEAT = {
+    "sensor": "temperature",
+    "unit": "°C",
+    "warn": 70,
+    "alarm": 90,
+    "incident_type": "accident.utility",
+}
+_FIRE = {
+    "sensor": "temperature",
+    "unit": "°C",
+    "warn": 57,
+    "alarm": 68,
+    "incident_type": "accident.fire.urban",
+}
 _CITY = "Helsingin kaupunki, kaupunkiympäristön toimiala"
 _HAZARD_SPEC: dict[str, tuple[str, int, int, tuple[str, ...], dict[str, Any], str]] = {
     # kind: (output type, max count, radius in m, risk levels, monitoring, responsible party)
@@ -247,6 +289,7 @@ def helsinki_demo_layers(
     osm = OSM(path)
     kw: dict[str, Any] = {"filter_type": "keep", "keep_nodes": True, "keep_ways": True}
     frame = osm.get_data_by_custom_criteria(_OSM_FILTER, keep_relations=True, **kw)
+    kw_sites = dict(kw)
     kw["keep_nodes"] = False
     road_frame = osm.get_data_by_custom_criteria({"highway": _ROAD_TYPES}, **kw)
     recs, roads = _records(frame, demo.to_m), _records(road_frame, demo.to_m)
@@ -264,6 +307,9 @@ def helsinki_demo_layers(
     demo.road_tree = STRtree([r.geom_m for r in demo.roads])
     LOGGER.info("read %d OSM features, %d named roads from %s", len(recs), len(roads), path)
     layers = {k: getattr(demo, k)() for k in ("depots", "shelters", "teams", "hazards")}
+    site_frame = osm.get_data_by_custom_criteria({"amenity": list(_SITE_AMENITY)}, **kw_sites)
+    layers["sites"] = demo.sites(_records(site_frame, demo.to_m))
+    layers["population"] = demo.population(osm.get_buildings())
     LOGGER.info("Helsinki demo layers: %s", {k: len(v) for k, v in layers.items()})
     return layers
 
@@ -308,6 +354,25 @@ def _hazard_kind(rec: _Rec, coast: Any) -> str | None:
         ("flood_prone", shore and rec.geom_m.distance(coast) <= 30),
     )
     return next((kind for kind, hit in rules if hit), None)
+
+
+_SITE_AMENITY = {
+    "school": "school",
+    "college": "school",
+    "kindergarten": "kindergarten",
+    "childcare": "kindergarten",
+    "hospital": "hospital",
+    "clinic": "clinic",
+    "doctors": "clinic",
+    "nursing_home": "elderly_home",
+    "social_facility": "social_facility",
+}
+#: Building-based population estimate: people per m² of floor, levels assumed when OSM has none
+#: (central Helsinki is mostly 5-7 storey blocks), and the grid the estimate is summed on (m).
+_PEOPLE_PER_FLOOR_M2 = 0.02
+_DEFAULT_LEVELS = 5
+_POP_CELL_M = 100.0
+_NON_RESIDENTIAL = {"church", "cathedral", "chapel", "garage", "garages", "shed", "roof", "kiosk"}
 
 
 class _Demo:
@@ -502,3 +567,69 @@ class _Demo:
             props["influence"] = json.loads(json.dumps(mapping(zone)))
         props["responsible"] = rec.tag("operator") or responsible
         return props | {"osm_id": rec.osm_id}
+
+    def sites(self, recs: list[_Rec]) -> list[dict]:
+        """Schools, kindergartens, hospitals, clinics and care homes: the sensitive sites a
+        warning must name. Named ones inside the demo area, once per name."""
+        out: list[dict] = []
+        seen: set[str] = set()
+        for rec in recs:
+            kind = _SITE_AMENITY.get(rec.tag("amenity") or "")
+            if rec.tag("social_facility") in ("nursing_home", "assisted_living"):
+                kind = "elderly_home"
+            name = rec.tag("name") or rec.tag("name:fi")
+            point = Point(_pt(rec.geom))
+            if not kind or not name or name in seen or not self.area.covers(point):
+                continue
+            seen.add(name)
+            props = {"name": name, "name_en": rec.tag("name:en") or name, "site_type": kind}
+            props |= {"address": _address(rec), "osm_id": rec.osm_id}
+            out.append(_feature(point, props))
+        return out
+
+    def population(self, buildings: Any) -> list[dict]:
+        """A population grid estimated from building footprints and levels (OSM buildings):
+        floor area x people per m², summed on 100 m cells. ``source`` is ``buildings``: an
+        estimate, used where no census grid is loaded."""
+        if buildings is None or len(buildings) == 0:
+            return []
+        cells: dict[tuple[int, int], float] = {}
+        count: dict[tuple[int, int], int] = {}
+        for data in buildings.to_dict("records"):
+            geom = data.get("geometry")
+            kind = str(data.get("building") or "yes")
+            if geom is None or geom.is_empty or kind in _NON_RESIDENTIAL:
+                continue
+            if geom.geom_type not in ("Polygon", "MultiPolygon"):
+                continue
+            gm = self.to_m(geom if geom.is_valid else shapely.make_valid(geom))
+            c = gm.centroid
+            if not self.area.covers(self.to_ll(c)):
+                continue
+            levels = _levels(data.get("building:levels"))
+            key = (int(c.x // _POP_CELL_M), int(c.y // _POP_CELL_M))
+            cells[key] = cells.get(key, 0.0) + gm.area * levels * _PEOPLE_PER_FLOOR_M2
+            count[key] = count.get(key, 0) + 1
+        out = []
+        for (i, j), people in sorted(cells.items()):
+            n = round(people)
+            if n <= 0:
+                continue
+            cell = box(
+                i * _POP_CELL_M, j * _POP_CELL_M, (i + 1) * _POP_CELL_M, (j + 1) * _POP_CELL_M
+            )
+            props = {
+                "people": n,
+                "source": "buildings",
+                "name": f"Estimate from {count[(i, j)]} buildings (100 m cell {i},{j})",
+            }
+            out.append(_feature(_polygon(self.to_ll(cell)), props))
+        return out
+
+
+def _levels(raw: object) -> float:
+    try:
+        levels = float(str(raw).split(";")[0])
+    except (TypeError, ValueError):
+        return _DEFAULT_LEVELS
+    return min(max(levels, 1.0), 40.0) if levels == levels else _DEFAULT_LEVELS

@@ -76,6 +76,18 @@ SHELTER_FACILITIES = MappingProxyType(
     }
 )
 
+SITE_TYPES = MappingProxyType(
+    {
+        "school": ("学校", "School"),
+        "kindergarten": ("幼儿园", "Kindergarten"),
+        "hospital": ("医院", "Hospital"),
+        "clinic": ("诊所", "Clinic"),
+        "elderly_home": ("养老院", "Elderly home"),
+        "social_facility": ("福利机构", "Social facility"),
+        "other": ("其他", "Other"),
+    }
+)
+
 HAZARD_TYPES = MappingProxyType(
     {
         "landslide": ("滑坡崩塌", "Landslide or rockfall"),

@@ -17,7 +17,7 @@ from gis import enums
 from gis.errors import InvalidInput, InvalidTransition
 
 MAX_TEXT = 2000
-READ_ONLY = frozenset({"id", "version", "created_at", "updated_at", "kind"})
+READ_ONLY = frozenset({"id", "version", "created_at", "updated_at", "kind", "reserved"})
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,44 @@ INCIDENTS = LayerSpec(
     ),
 )
 
-LAYERS: Mapping[str, LayerSpec] = {s.kind: s for s in (DEPOTS, SHELTERS, TEAMS, HAZARDS, INCIDENTS)}
+POPULATION = LayerSpec(
+    "population",
+    "人口分布",
+    "Population",
+    frozenset({"Point", "Polygon", "MultiPolygon"}),
+    (
+        Field(
+            "people",
+            "int",
+            required=True,
+            minimum=0,
+            description="People in the cell or at the point",
+        ),
+        Field("source", filterable=True, description="census, register, buildings (estimate), ..."),
+        Field("name"),
+        Field("year", "int", minimum=1900, maximum=2100),
+        Field("demo", "bool", filterable=True),
+    ),
+)
+
+SITES = LayerSpec(
+    "sites",
+    "敏感目标",
+    "Sensitive sites",
+    frozenset({"Point", "Polygon", "MultiPolygon"}),
+    (
+        *COMMON,
+        Field(
+            "site_type", "choice", required=True, choices=_names(enums.SITE_TYPES), filterable=True
+        ),
+        Field("occupants", "int", minimum=0, description="People usually there"),
+        Field("address"),
+    ),
+)
+
+LAYERS: Mapping[str, LayerSpec] = {
+    s.kind: s for s in (DEPOTS, SHELTERS, TEAMS, HAZARDS, INCIDENTS, POPULATION, SITES)
+}
 
 
 def layer(kind: str) -> LayerSpec:

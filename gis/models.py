@@ -125,6 +125,9 @@ class Shelter(Named, Versioned, Base):
     __table_args__ = (
         CheckConstraint("capacity >= 0", name="capacity_nonneg"),
         CheckConstraint("occupancy >= 0 AND occupancy <= capacity", name="occupancy_in_range"),
+        CheckConstraint(
+            "reserved >= 0 AND occupancy + reserved <= capacity", name="reserved_in_range"
+        ),
         CheckConstraint(_in("status", enums.SHELTER_STATUSES), name="status"),
         CheckConstraint(
             "shelter_type IS NULL OR " + _in("shelter_type", enums.SHELTER_TYPES), name="type"
@@ -138,6 +141,9 @@ class Shelter(Named, Versioned, Base):
     shelter_type: Mapped[str | None] = mapped_column(Text)
     capacity: Mapped[int] = mapped_column(Integer, nullable=False)
     occupancy: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: Places held for evacuees on their way (committed evacuations); room left is
+    #: ``capacity - occupancy - reserved``. The database keeps the sum within capacity.
+    reserved: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     status: Mapped[str] = mapped_column(Text, nullable=False, default="open", server_default="open")
     facilities: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, default=list, server_default="{}"
@@ -314,6 +320,152 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
 
+class PopulationCell(Versioned, Base):
+    """人口: people counted in a grid cell or at a point (a census grid, a register, or an
+    estimate from building footprints and levels, then ``source`` says so)."""
+
+    __tablename__ = "population"
+    __table_args__ = (
+        CheckConstraint("people >= 0", name="people_nonneg"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT', 'POLYGON', 'MULTIPOLYGON')", name="geom_type"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    people: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    source: Mapped[str] = mapped_column(
+        Text, nullable=False, default="census", server_default="census", index=True
+    )
+    name: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    demo: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
+    geom: Mapped[Any] = mapped_column(_geometry(), nullable=False)
+
+
+class Site(Named, Versioned, Base):
+    """敏感目标: a sensitive site a warning must name (school, hospital, elderly home...)."""
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint(_in("site_type", enums.SITE_TYPES), name="site_type"),
+        CheckConstraint("occupants IS NULL OR occupants >= 0", name="occupants_nonneg"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT', 'POLYGON', 'MULTIPOLYGON')", name="geom_type"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_type: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    occupants: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(_geometry(), nullable=False)
+
+
+ALERT_STATUSES = ("active", "superseded", "cancelled")
+
+
+class Alert(Base):
+    """预警信息: one CAP 1.2 message as issued (Alert, Update or Cancel). The issued XML is kept
+    as sent; an Update or a Cancel supersedes the message it references."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("msg_type IN ('Alert', 'Update', 'Cancel')", name="msg_type"),
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        Index("ix_alerts_incident", "incident_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    )
+    msg_type: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="active")
+    references_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    sent: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    area: Mapped[Any] = mapped_column(
+        Geometry(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True
+    )
+    area_spec: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    inside: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    info: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    cap_xml: Mapped[str] = mapped_column(Text, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class HazardReading(Base):
+    """One reading of a watched hazard point's sensor, and the threshold it crossed if any."""
+
+    __tablename__ = "hazard_readings"
+    __table_args__ = (
+        CheckConstraint("level IS NULL OR level IN ('warn', 'alarm')", name="level"),
+        Index("ix_hazard_readings_hazard_at", "hazard_id", "observed_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(
+        ForeignKey("hazards.id", ondelete="CASCADE"), nullable=False
+    )
+    value: Mapped[float] = mapped_column(nullable=False)
+    unit: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    level: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Evacuation(Base):
+    """A committed evacuation: the zone, the people moved, and the shelter places it holds
+    (:class:`EvacuationLoad`)."""
+
+    __tablename__ = "evacuations"
+    __table_args__ = (
+        CheckConstraint("status IN ('committed', 'released')", name="status"),
+        Index("ix_evacuations_incident", "incident_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="committed")
+    zone: Mapped[Any] = mapped_column(
+        Geometry(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False
+    )
+    people: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    assigned: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_person_s: Mapped[float] = mapped_column(nullable=False)
+    flows: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    loads: Mapped[list[EvacuationLoad]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class EvacuationLoad(Base):
+    """Places one evacuation holds at one shelter."""
+
+    __tablename__ = "evacuation_loads"
+    __table_args__ = (CheckConstraint("people > 0", name="people_pos"),)
+    evacuation_id: Mapped[int] = mapped_column(
+        ForeignKey("evacuations.id", ondelete="CASCADE"), primary_key=True
+    )
+    shelter_id: Mapped[int] = mapped_column(
+        ForeignKey("shelters.id", ondelete="CASCADE"), primary_key=True
+    )
+    people: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class User(Base):
     """A person or machine that uses OneMap, with one role: admin, dispatcher or viewer."""
 
@@ -354,4 +506,6 @@ LAYER_MODELS: dict[str, type[Base]] = {
     "teams": Team,
     "hazards": Hazard,
     "incidents": Incident,
+    "population": PopulationCell,
+    "sites": Site,
 }

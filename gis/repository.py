@@ -100,6 +100,9 @@ def to_feature(kind: str, row: Any) -> dict[str, Any]:
     props: dict[str, Any] = {"id": row.id, "version": row.version}
     for f in spec.fields:
         props[f.name] = _out(f, getattr(row, f.name, None))
+    if kind == "shelters":
+        props["reserved"] = row.reserved
+        props["room_left"] = max(row.capacity - row.occupancy - row.reserved, 0)
     props["created_at"] = _iso(row.created_at)
     props["updated_at"] = _iso(row.updated_at)
     geom = to_shape(row.geom) if row.geom is not None else None

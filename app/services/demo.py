@@ -21,7 +21,7 @@ from gis import io as gio
 from gis import repository as repo
 from gis.models import LAYER_MODELS, User
 
-KINDS = ("depots", "shelters", "teams", "hazards")
+KINDS = ("depots", "shelters", "teams", "hazards", "sites", "population")
 DEMO_USERS = (("admin", "admin"), ("dispatcher", "dispatcher"), ("viewer", "viewer"))
 ACTOR = "demo-seed"
 

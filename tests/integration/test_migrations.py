@@ -20,6 +20,12 @@ TABLES = {
     "api_tokens",
     "plans",
     "dispatches",
+    "population",
+    "sites",
+    "alerts",
+    "hazard_readings",
+    "evacuations",
+    "evacuation_loads",
 }
 
 
