@@ -153,7 +153,9 @@ def layers_group() -> None:
 @layers_group.command(
     "import", help="Import FILE (GeoJSON or CSV) into layer KIND, all or nothing."
 )
-@click.argument("kind", type=click.Choice(["depots", "shelters", "teams", "hazards"]))
+@click.argument(
+    "kind", type=click.Choice(["depots", "shelters", "teams", "hazards", "sites", "population"])
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--crs", help="CRS of the file, e.g. EPSG:4490 (default: WGS 84 lon/lat).")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "csv"]), help="Default: by name.")
@@ -186,7 +188,12 @@ def layers_import(kind: str, file: Path, crs: str | None, fmt: str | None) -> No
 
 
 @layers_group.command("export", help="Write layer KIND as GeoJSON to standard output.")
-@click.argument("kind", type=click.Choice(["depots", "shelters", "teams", "hazards", "incidents"]))
+@click.argument(
+    "kind",
+    type=click.Choice(
+        ["depots", "shelters", "teams", "hazards", "sites", "population", "incidents"]
+    ),
+)
 @with_appcontext
 def layers_export(kind: str) -> None:
     from app.services import layers as service

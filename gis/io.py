@@ -21,6 +21,7 @@ from shapely import wkt as shapely_wkt
 
 from gis import crs as crs_mod
 from gis import fields as F
+from gis import gpkg
 from gis.errors import GisError, InvalidInput, MalformedInput
 from gis.geometry import ServiceArea, check_geometry, parse_geometry
 
@@ -39,8 +40,10 @@ class Row:
 
 
 def detect_format(filename: str | None, data: bytes) -> str:
-    """``"geojson"`` or ``"csv"``, from the file name, else from the first character."""
+    """``"geojson"``, ``"csv"`` or ``"gpkg"``, from the file name, else from the content."""
     name = (filename or "").lower()
+    if name.endswith(".gpkg") or gpkg.is_geopackage(data):
+        return "gpkg"
     if name.endswith((".geojson", ".json")):
         return "geojson"
     if name.endswith((".csv", ".txt")):
@@ -73,8 +76,14 @@ def read_features(
     elif fmt == "csv":
         records = _csv_records(spec, data)
         label = "row"
+    elif fmt == "gpkg":
+        records = _Records()
+        records.crs, rows_in = gpkg.read(data)
+        records.extend(rows_in)
+        records.crs = crs or records.crs
+        label = "feature"
     else:
-        msg = f"unknown format {fmt!r}; use geojson or csv"
+        msg = f"unknown format {fmt!r}; use geojson, csv or gpkg"
         raise InvalidInput(msg, field="format")
     crs = crs if crs is not None else getattr(records, "crs", None)
     if crs is not None:

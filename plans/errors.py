@@ -29,3 +29,12 @@ class NoMatch(PlansError, LookupError):
 
     status = 422
     code = "no_plan"
+
+
+class CapInvalid(PlansError, ValueError):
+    """A CAP 1.2 alert cannot be written or read as given: a naive time, an identifier with a
+    space or comma, a polygon of fewer than four points, a document that is not CAP 1.2
+    (HTTP 422)."""
+
+    status = 422
+    code = "invalid_cap"

@@ -9,6 +9,7 @@ Only the largest strongly connected component is kept, and what was dropped is r
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import logging
 import math
@@ -27,6 +28,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely import LineString
 
+from gis import safe_xml
+from gis.errors import MalformedInput
 from routing import speeds
 from routing.errors import GraphImportFailed
 from routing.graph import RoadGraph, from_edges
@@ -94,6 +97,7 @@ def _xml_graph(path: Path, progress: Progress) -> nx.MultiDiGraph:
             plain = Path(tmp) / path.stem
             with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+        _refuse_unsafe_xml(plain, path.name)
         try:
             g = ox.graph_from_xml(plain, simplify=False, retain_all=True)
         except Exception as err:  # osmnx raises several kinds on bad XML
@@ -102,6 +106,20 @@ def _xml_graph(path: Path, progress: Progress) -> nx.MultiDiGraph:
     g = _drive_only(g)
     progress("simplifying")
     return ox.simplify_graph(g)
+
+
+def _refuse_unsafe_xml(plain: Path, label: str) -> None:
+    """Refuse an OSM XML file with a DTD before osmnx's parsers (ElementTree and SAX) read it:
+    no entity-expansion bomb, no external entity. Reads only up to the root element."""
+    opener = bz2.open if plain.suffix.lower() == ".bz2" else open
+    try:
+        with opener(plain, "rb") as stream:
+            safe_xml.check_prolog(stream, name=label)
+    except MalformedInput as err:
+        raise GraphImportFailed(err.message, field="file") from err
+    except OSError as err:  # unreadable, or not the compression its name says
+        msg = f"{label}: cannot read the OSM XML: {err}"
+        raise GraphImportFailed(msg, field="file") from err
 
 
 DRIVE_EXCLUDED = re.compile(

@@ -18,7 +18,7 @@ from gis import fields as F
 from gis.errors import NotFound
 from gis.io import feature_collection
 
-LAYER_KINDS = ("depots", "shelters", "teams", "hazards")
+LAYER_KINDS = ("depots", "shelters", "teams", "hazards", "sites", "population")
 
 
 def _kind(kind: str) -> str:

@@ -197,7 +197,7 @@ def _routing_paths() -> dict[str, Any]:
 
 def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for kind in ("depots", "shelters", "teams", "hazards"):
+    for kind in ("depots", "shelters", "teams", "hazards", "sites", "population"):
         base = f"/api/v1/layers/{kind}"
         paths[base] = _collection_ops(kind, base)
         paths[base + "/{row_id}"] = _item_ops(kind)
