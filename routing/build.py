@@ -108,6 +108,10 @@ def _xml_graph(path: Path, progress: Progress) -> nx.MultiDiGraph:
     return ox.simplify_graph(g)
 
 
+#: Road-line formats that are XML documents: their prolog is checked before GDAL reads them.
+XML_LINE_FORMATS = (".gml", ".kml", ".xml")
+
+
 def _refuse_unsafe_xml(plain: Path, label: str) -> None:
     """Refuse an OSM XML file with a DTD before osmnx's parsers (ElementTree and SAX) read it:
     no entity-expansion bomb, no external entity. Reads only up to the root element."""
@@ -289,6 +293,8 @@ def import_lines(
 
     started = time.monotonic()
     progress("reading road lines")
+    if Path(path).suffix.lower() in XML_LINE_FORMATS:  # GML, KML: XML read by GDAL
+        _refuse_unsafe_xml(Path(path), Path(path).name)
     try:
         frame = gpd.read_file(path)
     except Exception as err:  # pyogrio raises its own error kinds

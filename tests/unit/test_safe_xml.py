@@ -279,3 +279,19 @@ def test_every_xml_parser_of_the_project_is_a_safe_one() -> None:
         f"XML parsed outside the safe paths: {found - set(SAFE_PARSERS)}"
     )
     assert "routing/build.py" in found  # the pattern does see a real parser call
+
+
+def test_road_lines_in_gml_with_an_entity_are_refused(tmp_path):
+    """A city's road lines in GML (XML) go through the same check before GDAL reads them."""
+    from routing.build import LineMapping, import_lines
+    from routing.errors import RoutingError
+
+    path = tmp_path / "roads.gml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+        '<ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/">&e;</ogr:FeatureCollection>'
+    )
+    with pytest.raises(RoutingError) as caught:
+        import_lines(path, name="x", mapping=LineMapping())
+    assert "root:" not in str(caught.value)
+    assert "DTD" in str(caught.value) or "entit" in str(caught.value).lower()
