@@ -471,7 +471,9 @@ def alert_json(row: Any) -> dict[str, Any]:
         "sent": row.sent.isoformat(),
         "expires": row.expires.isoformat() if row.expires else None,
         "level": info.get("level"),
-        "headline": {k: v.get("headline") for k, v in info.items() if isinstance(v, dict)},
+        "headline": {
+            k.split("-")[0]: v.get("headline") for k, v in info.items() if isinstance(v, dict)
+        },
         "area_spec": row.area_spec,
         "area": to_geojson(geom, precision=6) if geom is not None else None,
         "inside": row.inside,
