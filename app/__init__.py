@@ -69,12 +69,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             max_snap_m=float(settings["MAX_SNAP_M"]),
         ),
     )
+    # Blocking reads of the live event stream wait up to a heartbeat: their own client, with a
+    # socket timeout longer than that (the shared one gives up after 2 s).
+    app.extensions["onemap.live_redis"] = redis.Redis.from_url(
+        settings["REDIS_URL"],
+        socket_timeout=float(settings["SSE_HEARTBEAT_S"]) + 10,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+    )
     app.teardown_appcontext(close_db)
     errors.register(app)
 
-    from app import auth, cli, console, field, live, web
+    from app import auth, cli, console, field, i18n, live, web
     from app.api import blueprint as api_blueprint
 
+    i18n.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web.blueprint)

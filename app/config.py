@@ -65,7 +65,21 @@ class Config:
     REDIS_PREFIX: str = "onemap:"
     #: How many past events the Redis stream keeps for clients that reconnect.
     EVENT_STREAM_MAXLEN: int = 10_000
+    #: Language of a page when neither ``?lang=``, the ``lang`` cookie nor the browser's
+    #: Accept-Language chooses one: ``zh_CN`` or ``en``.
+    DEFAULT_LOCALE: str = "zh_CN"
+    #: Seconds between heartbeat comments on an open event stream (keeps proxies from closing it).
+    SSE_HEARTBEAT_S: int = 15
+    #: Seconds one event-stream connection lasts before the server ends it and the browser
+    #: reconnects (from its last event id), so no worker is held forever.
+    SSE_LIFETIME_S: int = 300
+    #: Milliseconds the browser waits before reconnecting (the SSE ``retry:`` field).
+    SSE_RETRY_MS: int = 3000
+    #: Item codes of the key stock on the wall display's side panel, comma-separated; empty:
+    #: every item held.
+    SUMMARY_STOCK_ITEMS: str = ""
     #: Test mode (Flask's TESTING).
+    TESTING: bool = False
     #: CAP ``sender`` of the alerts this centre issues (an e-mail-like id, no spaces or commas).
     CAP_SENDER: str = "onemap@emergency.example.cn"
     #: The sender's name as shown in CAP ``senderName``.
@@ -77,7 +91,6 @@ class Config:
     #: People per square metre of residential floor when no population layer covers an area
     #: (the building-based estimate: footprint x levels x this density).
     PEOPLE_PER_FLOOR_M2: float = 0.02
-    TESTING: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
@@ -104,6 +117,8 @@ def _coerce(default: Any, raw: str) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 

@@ -1,11 +1,13 @@
-/* The field team's route page: its own route on a map, status buttons, "send my position". */
+/* The field team's route page: its own route on a map, status buttons, "send my position".
+ * Kept light for slow connections: no shared script, strings come from the #i18n block. */
 (function () {
   "use strict";
   var view = JSON.parse(document.getElementById("view").textContent);
+  var T = JSON.parse(document.getElementById("i18n").textContent);
   var token = location.pathname.split("/").pop();
-  var map = L.map("map", { zoomControl: true });
+  var map = L.map("map", { zoomControl: true, preferCanvas: true });
   var inc = view.incident.at;
-  var target = L.circleMarker([inc[1], inc[0]], { radius: 9, color: "#fff", weight: 2, fillColor: "#c62828", fillOpacity: 1 }).addTo(map);
+  L.circleMarker([inc[1], inc[0]], { radius: 9, color: "#fff", weight: 2, fillColor: "#c62828", fillOpacity: 1 }).addTo(map);
   var me = null;
   if (view.route) {
     var line = L.geoJSON(view.route, { style: { color: "#1565c0", weight: 6, opacity: 0.85 } }).addTo(map);
@@ -21,19 +23,19 @@
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
     }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
       .then(function (res) {
-        if (!res[0]) { say(res[1].error ? res[1].error.message : "error"); return; }
-        document.getElementById("status").textContent = res[1].status;
+        if (!res[0]) { say(res[1].error ? res[1].error.message : T.error); return; }
+        document.getElementById("status").textContent = T.status[res[1].status] || res[1].status;
         if (me && res[1].at) me.setLatLng([res[1].at[1], res[1].at[0]]);
-        say("");
-      }).catch(function () { say("网络不可用，稍后重试 Network unavailable, try again"); });
+        say(T.sent);
+      }).catch(function () { say(T.offline); });
   }
   Array.prototype.forEach.call(document.querySelectorAll("button[data-status]"), function (b) {
     b.addEventListener("click", function () { report({ status: b.getAttribute("data-status") }); });
   });
   document.getElementById("send-pos").addEventListener("click", function () {
-    if (!navigator.geolocation) { say("此设备无定位 No location on this device"); return; }
+    if (!navigator.geolocation) { say(T.no_location); return; }
     navigator.geolocation.getCurrentPosition(function (p) {
       report({ at: [p.coords.longitude, p.coords.latitude] });
-    }, function (e) { say("定位失败 Location failed: " + e.message); }, { enableHighAccuracy: true, timeout: 15000 });
+    }, function (e) { say(T.location_failed + " " + e.message); }, { enableHighAccuracy: true, timeout: 15000 });
   });
 })();

@@ -1,75 +1,67 @@
-/* OneMap: the layers on a Leaflet map. Offline by default: no tile layer unless configured. */
+/* OneMap: the layers on a Leaflet map. Offline by default: the road graph is the base map and
+ * no tile layer is added unless configured. Points are canvas circleMarkers, clustered at low
+ * zoom (OneMap.pointLayer in common.js). */
 (function () {
   "use strict";
+  var O = window.OneMap;
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var map = L.map("map", { preferCanvas: true }).setView(cfg.center, cfg.zoom);
-  if (cfg.baseMapUrl) {
-    L.tileLayer(cfg.baseMapUrl, { attribution: cfg.baseMapAttribution, maxZoom: 19 }).addTo(map);
-  }
+  var online = O.onlineBaseMap(map, cfg);
   var LAYERS = [
-    { kind: "shelters", zh: "避难场所", en: "Shelters", color: "#2e7d32" },
-    { kind: "teams", zh: "救援队伍", en: "Teams", color: "#c62828" },
-    { kind: "depots", zh: "物资储备", en: "Depots", color: "#1565c0" },
-    { kind: "hazards", zh: "隐患点", en: "Hazards", color: "#ef6c00" },
-    { kind: "incidents", zh: "突发事件", en: "Incidents", color: "#6a1b9a" }
+    { kind: "shelters", color: "#2e7d32" },
+    { kind: "teams", color: "#c62828" },
+    { kind: "depots", color: "#1565c0" },
+    { kind: "hazards", color: "#ef6c00" },
+    { kind: "incidents", color: "#6a1b9a" }
   ];
+  var VOCAB = { type: { teams: "team_type", hazards: "hazard_type", incidents: "incident_type", shelters: "shelter_type" },
+                status: { teams: "team_status", shelters: "shelter_status", incidents: "incident_status" } };
   var control = L.control.layers(null, null, { collapsed: false }).addTo(map);
-  // Offline base map: the road graph itself, drawn under the layers.
-  map.createPane("roads");
-  map.getPane("roads").style.zIndex = 250;
-  fetch("/api/v1/graphs/default/roads", { credentials: "same-origin" })
-    .then(function (r) { return r.ok ? r.json() : null; })
-    .then(function (fc) {
-      if (!fc) return;
-      var roads = L.geoJSON(fc, {
-        pane: "roads",
-        style: function () { return { color: "#9aa5b1", weight: 3, opacity: 0.9 }; },
-        onEachFeature: function (f, layer) { if (f.properties.name) layer.bindTooltip(f.properties.name, { sticky: true }); }
-      }).addTo(map);
-      control.addBaseLayer(roads, "道路 Roads");
-    });
+  O.roadBaseMap(map).then(function (roads) {
+    if (roads) control.addBaseLayer(roads, O.t("roads"));
+    if (online) control.addBaseLayer(online, "Online");
+  });
   var counts = {};
   var bounds = L.latLngBounds([]);
+  var esc = O.esc;
 
-  function popup(p) {
-    var rows = ["<strong>" + esc(p.name || p.title || p.type) + "</strong>"];
-    if (p.name_en) rows.push(esc(p.name_en));
-    ["type", "status", "capacity", "occupancy", "risk_level", "headcount", "level"].forEach(function (k) {
-      if (p[k] !== undefined && p[k] !== null) rows.push(k + ": " + esc(String(p[k])));
+  function popup(kind, p) {
+    var title = p.title || O.pick(p) || O.vocab("incident_type", p.type);
+    var rows = ["<strong>" + esc(title) + "</strong>"];
+    if (p.type) rows.push(esc(O.t("type")) + ": " + esc(VOCAB.type[kind] ? O.vocab(VOCAB.type[kind], p.type) : p.type));
+    if (p.shelter_type) rows.push(esc(O.t("type")) + ": " + esc(O.vocab("shelter_type", p.shelter_type)));
+    if (p.status) rows.push(esc(O.t("status")) + ": " + esc(VOCAB.status[kind] ? O.vocab(VOCAB.status[kind], p.status) : p.status));
+    ["capacity", "occupancy", "headcount"].forEach(function (k) {
+      if (p[k] !== undefined && p[k] !== null) rows.push(esc(O.t(k)) + ": " + esc(p[k]));
     });
+    if (p.risk_level) rows.push(esc(O.t("risk_level")) + ": " + esc(O.vocab("risk_level", p.risk_level)));
+    if (p.level) rows.push(esc(O.t("level")) + ": " + esc(p.level) + " " + esc(O.vocab("incident_level", p.level)));
     if (p.stock && p.stock.length) {
-      rows.push(p.stock.map(function (s) { return esc(s.name_zh || s.item_code) + " " + s.available + " " + esc(s.unit || ""); }).join("<br>"));
+      rows.push(p.stock.map(function (s) { return esc(O.pick(s) || s.item_code) + " " + esc(s.available) + " " + esc(s.unit || ""); }).join("<br>"));
     }
     return rows.join("<br>");
   }
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
-  }
   function load(def) {
-    var group = L.geoJSON(null, {
-      style: function (f) {
-        return f.geometry.type === "Point" ? {} : { color: def.color, weight: 2, fillOpacity: 0.25 };
-      },
-      pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { radius: 7, color: "#fff", weight: 1.5, fillColor: def.color, fillOpacity: 0.95 });
-      },
-      onEachFeature: function (f, layer) { layer.bindPopup(popup(f.properties)); }
-    }).addTo(map);
-    control.addOverlay(group, '<i style="background:' + def.color + '"></i>' + def.zh + " " + def.en);
+    var points = O.pointLayer(map, { color: def.color, popup: function (p) { return popup(def.kind, p); } });
+    var areas = L.geoJSON(null, { style: { color: def.color, weight: 2, fillOpacity: 0.2 } }).addTo(map);
+    var both = L.layerGroup([points.layer, areas]).addTo(map);
+    control.addOverlay(both, '<i style="background:' + def.color + '"></i>' + esc(O.t(def.kind)));
     var url = def.kind === "incidents" ? "/api/v1/incidents?limit=5000" : "/api/v1/layers/" + def.kind + "?limit=5000";
-    return fetch(url, { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (fc) {
-        group.addData(fc);
-        counts[def.kind] = fc.features.length;
-        if (fc.features.length) bounds.extend(group.getBounds());
-      })
-      .catch(function (e) { counts[def.kind] = "!"; console.error(def.kind, e); });
+    return O.api(url).then(function (fc) {
+      fc.features.forEach(function (f) {
+        var g = f.geometry;
+        if (g.type === "Point") points.set(f.id, g.coordinates, f.properties);
+        else areas.addData(f);
+      });
+      counts[def.kind] = fc.features.length;
+      if (points.size()) bounds.extend(points.fit());
+      if (areas.getLayers().length) bounds.extend(areas.getBounds());
+    }).catch(function (e) { counts[def.kind] = "!"; if (window.console) console.error(def.kind, e); });
   }
   Promise.all(LAYERS.map(load)).then(function () {
     if (bounds.isValid()) map.fitBounds(bounds.pad(0.05));
     document.getElementById("counts").textContent = LAYERS.map(function (d) {
-      return d.zh + " " + (counts[d.kind] === undefined ? 0 : counts[d.kind]);
+      return O.t(d.kind) + " " + (counts[d.kind] === undefined ? 0 : counts[d.kind]);
     }).join(" · ");
   });
 })();
