@@ -28,6 +28,7 @@ class ShelterTotals:
     occupancy: int
     capacity_open: int
     occupancy_open: int
+    reserved_open: int = 0  # places held for evacuees on their way
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def shelter_totals(session: Session) -> ShelterTotals:
         func.coalesce(func.sum(Shelter.occupancy), 0),
         func.coalesce(func.sum(Shelter.capacity).filter(is_open), 0),
         func.coalesce(func.sum(Shelter.occupancy).filter(is_open), 0),
+        func.coalesce(func.sum(Shelter.reserved).filter(is_open), 0),
     )
     row = session.execute(stmt).one()
     return ShelterTotals(*(int(v) for v in row))
