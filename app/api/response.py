@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import segno
 from flask import Response, current_app, jsonify, request
 
@@ -114,8 +116,10 @@ def dispatch_qr(dispatch_id: int) -> Response:
     require_role("dispatcher")
     link = dispatch_service.link_of(db(), dispatch_id, links())
     base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    svg = segno.make(base + link, error="m").svg_inline(scale=4)
-    return Response(svg, mimetype="image/svg+xml")
+    buf = io.BytesIO()
+    # a whole SVG document (xmlns, viewBox): it shows in an <img> and when opened on its own
+    segno.make(base + link, error="m").save(buf, kind="svg", scale=4, xmldecl=False)
+    return Response(buf.getvalue(), mimetype="image/svg+xml")
 
 
 @blueprint.get("/incidents/<int:row_id>/timeline")

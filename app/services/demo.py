@@ -32,9 +32,10 @@ def seed_layers(
     """Insert the demo features of each layer; returns how many rows each layer has."""
     counts: dict[str, int] = {}
     existing = {k: _demo_ids(session, k) for k in KINDS}
-    if any(existing.values()) and not reset:
-        return {k: len(v) for k, v in existing.items()}
     for kind in KINDS:
+        if existing[kind] and not reset:  # seeded before: kept (a layer added later is seeded)
+            counts[kind] = len(existing[kind])
+            continue
         for row_id in existing[kind]:
             repo.delete_row(session, kind, row_id, version=None, actor=ACTOR)
         spec = F.layer(kind)
