@@ -13,14 +13,14 @@ from typing import Any
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis import fields as F
 from gis.errors import ConstraintViolation, NotFound, StaleVersion
 from gis.geometry import to_geojson
-from gis.models import LAYER_MODELS, AuditEntry, Base, Depot, StockLine
+from gis.models import LAYER_MODELS, AuditEntry, Base, Depot, Dispatch, StockLine
 
 GEOMETRY_FIELDS = {"home_base", "influence", "area"}
 
@@ -337,3 +337,16 @@ def _flush(session: Session, kind: str) -> None:
         field = next((v for k, v in CONSTRAINT_FIELDS.items() if name.endswith(k)), None)
         msg = f"the database refused this {kind} change: constraint {name or 'unknown'} violated"
         raise ConstraintViolation(msg, field=field) from err
+
+
+def delete_dispatches_of(
+    session: Session, *, team_ids: Sequence[int], depot_ids: Sequence[int]
+) -> int:
+    """Delete the dispatch records that name any of these teams or depots (a demo reset: the
+    rows they name are about to go, and a material dispatch cannot lose its depot)."""
+    if not team_ids and not depot_ids:
+        return 0
+    stmt = delete(Dispatch).where(
+        or_(Dispatch.team_id.in_(list(team_ids)), Dispatch.depot_id.in_(list(depot_ids)))
+    )
+    return int(session.execute(stmt).rowcount or 0)

@@ -32,6 +32,8 @@ def seed_layers(
     """Insert the demo features of each layer; returns how many rows each layer has."""
     counts: dict[str, int] = {}
     existing = {k: _demo_ids(session, k) for k in KINDS}
+    if reset:
+        repo.delete_dispatches_of(session, team_ids=existing["teams"], depot_ids=existing["depots"])
     for kind in KINDS:
         if existing[kind] and not reset:  # seeded before: kept (a layer added later is seeded)
             counts[kind] = len(existing[kind])
