@@ -27,7 +27,7 @@ from gis import repository as repo
 from gis import warnings as wrepo
 from gis.errors import ConstraintViolation, InvalidInput
 from gis.geometry import ServiceArea, check_in_area, parse_geometry, to_geojson
-from plans import cap
+from plans import cap, cap_feed
 from plans.errors import NoMatch
 from plans.matching import Match, match
 from plans.taxonomy import LEVELS, incident_type
@@ -512,10 +512,10 @@ def atom(
     rows = wrepo.active_alerts(session, now=datetime.now(UTC))
     entries = []
     for r in rows:
-        doc = cap.read_cap(r.cap_xml.encode("utf-8"))
-        entries.append(cap.feed_entry(doc, cap_url=cap_url(r.id)))
+        doc = cap_feed.read_cap(r.cap_xml.encode("utf-8"))
+        entries.append(cap_feed.feed_entry(doc, cap_url=cap_url(r.id)))
     updated = max((r.sent for r in rows), default=datetime.now(UTC).replace(microsecond=0))
-    return cap.atom_feed(
+    return cap_feed.atom_feed(
         entries,
         feed_id=self_url,
         title=f"{settings.sender_name}: active alerts",

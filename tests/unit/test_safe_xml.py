@@ -1,5 +1,5 @@
 """Safe XML: every XML parser of the project refuses DTDs, so no entity-expansion bomb and no
-external entity gets through: ``gis.safe_xml`` itself, the CAP reader (``plans.cap.read_cap``)
+external entity gets through: ``gis.safe_xml`` itself, the CAP reader (``plans.cap_feed.read_cap``)
 and the OSM XML road import (``routing.build.import_osm``, plain, gzipped and bzip2ed). Nothing
 of a file named by an external entity may appear in an error."""
 
@@ -15,7 +15,7 @@ import pytest
 
 from gis import safe_xml
 from gis.errors import MalformedInput
-from plans.cap import read_cap
+from plans.cap_feed import read_cap
 from routing.build import import_osm
 from routing.errors import GraphImportFailed
 

@@ -18,16 +18,13 @@ from shapely import LineString, MultiPolygon, Point, Polygon
 
 from plans import cap
 from plans.cap import (
-    AtomEntry,
     CapAlert,
     CapArea,
     CapInfo,
     CapReference,
-    atom_feed,
-    feed_entry,
-    read_cap,
     to_xml,
 )
+from plans.cap_feed import AtomEntry, atom_feed, feed_entry, read_cap
 from plans.errors import CapInvalid, UnknownIncidentType
 from plans.taxonomy import INCIDENT_TYPES, LEVELS
 
