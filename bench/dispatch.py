@@ -13,8 +13,13 @@ Measured:
 1. the proposal in process: ``response.build`` + ``serialise``, a fresh session per call;
    where its time goes (database, routing, matching, allocation, serialisation), and with
    ``--profile N`` the cProfile top lines;
-2. the proposal over HTTP: the app under gunicorn (Flask's threaded dev server when gunicorn is
-   not installed) on 127.0.0.1, ``--clients`` concurrent keep-alive clients for ``--seconds``;
+2. the proposal over HTTP: the app under gunicorn (``--workers`` x ``--threads``; Flask's
+   threaded dev server when gunicorn is not installed) on 127.0.0.1, ``--clients`` concurrent
+   keep-alive clients for ``--seconds``, sending without pause, in two patterns: every request
+   for a random incident of the proposal pool (all different: the cache rarely helps), and the
+   realistic one, the clients as dispatchers on ``--hot-incidents`` active incidents refreshing
+   their proposals while a change is published every ``--change-every`` seconds (as field
+   reports and edits do; each makes every cached proposal stale);
 3. the dispatch commit: ``dispatch.commit`` in process, each on a fresh incident, the dispatches
    recalled/released again outside the timer so the 300 teams stay available; then sequential
    ``POST /api/v1/incidents/<id>/dispatch`` over HTTP.
@@ -27,7 +32,9 @@ Usage::
 
     python bench/dispatch.py [--proposals 200] [--commits 100] [--http-commits 30]
                              [--clients 20] [--seconds 20] [--server gunicorn|dev|none]
-                             [--profile N] [--cache-dir var/bench]
+                             [--workers 3] [--threads 4] [--hot-incidents 5]
+                             [--change-every 1] [--profile N] [--cache-dir var/bench]
+                             [--baseline earlier/dispatch.json] [--db-name NAME]
 """
 
 from __future__ import annotations
@@ -78,6 +85,12 @@ M_PER_DEG = 111_195.0
 T_PROPOSAL_P50 = 50.0  # ms, in process
 T_HTTP_P95 = 150.0  # ms, 20 concurrent clients
 T_COMMIT_P95 = 100.0  # ms, in process
+
+#: The HTTP server: a production-like gunicorn for a 2-core machine. The work is CPU-bound
+#: Python (the GIL), so one process per core (plus one to use the time another spends waiting
+#: on PostgreSQL/Redis), and a few threads each to overlap those waits.
+WORKERS = 3
+THREADS = 4
 
 #: Team types and their share of the 300 teams; capabilities the plans ask of each type, with
 #: the share of that type's teams having it.
@@ -208,26 +221,29 @@ def free_port() -> int:
 class ScratchDb:
     """``onemap_bench_dispatch`` on the project's cluster: dropped, created and migrated."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, name: str = BENCH_DB) -> None:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
+        if not name.replace("_", "").isalnum():
+            raise SystemExit(f"--db-name {name!r}: letters, digits and _ only")
         self.text = text
+        self.name = name
         base = make_url(base_url)
         self.admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        self.url = base.set(database=BENCH_DB).render_as_string(hide_password=False)
+        self.url = base.set(database=name).render_as_string(hide_password=False)
 
     def create(self) -> None:
         from app import migrate
 
         with self.admin.connect() as conn:
-            conn.execute(self.text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-            conn.execute(self.text(f"CREATE DATABASE {BENCH_DB}"))
+            conn.execute(self.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
+            conn.execute(self.text(f"CREATE DATABASE {self.name}"))
         migrate.upgrade(self.url)
 
     def drop(self) -> None:
         with self.admin.connect() as conn:
-            conn.execute(self.text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+            conn.execute(self.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
         self.admin.dispose()
 
 
@@ -385,7 +401,11 @@ class Phases:
         self.patched: list[tuple[Any, str, Any]] = []
 
     def wrap(self, owner: Any, attr: str, category: str, *, opaque: bool = False) -> None:
-        orig = getattr(owner, attr)
+        """Charge calls of ``owner.attr`` to ``category``; a name the code measured does not
+        have (an older or newer version of it) is left out."""
+        orig = getattr(owner, attr, None)
+        if orig is None:
+            return
         phases = self
 
         def wrapper(*a: Any, **k: Any) -> Any:
@@ -437,7 +457,9 @@ def proposal_phases() -> Iterator[Phases]:
         (rrepo, "area_m2", "db: incident area"),
         (plan_service, "documents", "db: plan documents (16 JSONB)"),
         (rrepo, "danger_zones", "db: danger zones"),
-        (rrepo, "available_teams", "db: available teams (ORM rows)"),
+        (rrepo, "available_teams", "db: available teams (light rows)"),
+        (rrepo, "active_sent", "db: active dispatches"),
+        (rrepo, "incident_version", "db: incident version"),
         (rrepo, "depots_holding", "db: depots + stock"),
         (response, "match", "plan matching"),
         (Engine, "reach", "routing: reach (one reverse search)"),
@@ -472,8 +494,11 @@ def commit_phases() -> Iterator[Phases]:
         (repository, "to_feature", "audit: to_feature before/after"),
         (repository, "write_audit", "audit: insert + flush"),
         (rrepo, "audit_dispatch", "audit: insert + flush"),
+        (rrepo, "audit_many", "audit: one batch insert (+ flush of team/incident rows)"),
         (rrepo, "add_dispatch", "db: insert dispatch + flush"),
+        (rrepo, "add_dispatches", "db: insert dispatches (one INSERT ... RETURNING)"),
         (rrepo, "reserve_stock", "db: reserve stock (UPDATE)"),
+        (rrepo, "reserve_stock_many", "db: reserve stock (lock + one UPDATE)"),
         (Session, "commit", "db: COMMIT"),
         (rrepo, "dispatch_record", "answer: dispatch records"),
         (dispatch, "with_link", "answer: signed links"),
@@ -771,8 +796,19 @@ def _gunicorn_quiet() -> list[str]:
 
 
 def run_http_proposals(
-    port: int, token: str, ids: Sequence[int], clients: int, seconds: float, max_requests: int
+    port: int,
+    token: str,
+    ids: Sequence[int],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    *,
+    change: Callable[[], Any] | None = None,
+    change_every_s: float = 0.0,
 ) -> dict[str, Any]:
+    """``clients`` keep-alive clients GET the proposal of a random incident of ``ids`` without
+    pause. With ``change``, it is called every ``change_every_s`` seconds while they run (a
+    published change: every cached proposal is stale from then on)."""
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     results: list[list[float]] = [[] for _ in range(clients)]
     statuses: Counter[Any] = Counter()
@@ -780,25 +816,29 @@ def run_http_proposals(
     start = threading.Barrier(clients + 1)
     stop_at = [math.inf]
     per_client = max_requests // clients if max_requests else 0
+    cached = [0]  # answers served from the cache
 
     def client(k: int) -> None:
         rng = random.Random(SEED + k)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         local: Counter[Any] = Counter()
+        hit = [False]  # the last answer came from the cache
 
         def get() -> tuple[int | str, float]:
             """One GET; a kept-alive connection the server dropped is reopened and the request
             sent once more (as HTTP client libraries do), inside the timer."""
             nonlocal conn
             path = f"/api/v1/incidents/{rng.choice(ids)}/proposal"
+            hit[0] = False
             t0 = time.perf_counter()
             status: int | str = "none"
             for attempt in range(2):
                 try:
                     conn.request("GET", path, headers=headers)
                     r = conn.getresponse()
-                    r.read()
+                    body = r.read()
                     status = r.status
+                    hit[0] = body.rstrip().endswith(b'"cached":true}')
                     break
                 except (OSError, http.client.HTTPException) as err:
                     status = type(err).__name__
@@ -819,9 +859,11 @@ def run_http_proposals(
             local[status] += 1
             if status == 200:
                 results[k].append(ms)
+                local["cached"] += hit[0]
             done += 1
         conn.close()
         with lock:
+            cached[0] += local.pop("cached", 0)
             statuses.update(local)
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
@@ -830,9 +872,13 @@ def run_http_proposals(
     start.wait()
     t0 = time.perf_counter()
     stop_at[0] = t0 + seconds
+    changes: list[int] = []
+    bumper = _every(change_every_s, change, stop_at[0], changes)
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    if bumper is not None:
+        bumper.join()
     times = [x for r in results for x in r]
     counts = [len(r) for r in results]
     return pct(times) | {
@@ -841,7 +887,29 @@ def run_http_proposals(
         "wall_s": wall,
         "throughput_rps": len(times) / wall if wall else math.nan,
         "statuses": {str(k): v for k, v in statuses.items()},
+        "incidents": len(ids),
+        "changes": len(changes),
+        "cached_share": cached[0] / max(sum(counts), 1),
     }
+
+
+def _every(
+    seconds: float, fn: Callable[[], Any] | None, until: float, done: list[int]
+) -> threading.Thread | None:
+    """Call ``fn`` every ``seconds`` until ``until`` (perf_counter) in a thread of its own,
+    appending 1 to ``done`` per call; None when there is nothing to call."""
+    if fn is None or seconds <= 0:
+        return None
+
+    def loop() -> None:
+        while time.perf_counter() + seconds < until:
+            time.sleep(seconds)
+            fn()
+            done.append(1)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
 
 
 def run_http_commits(port: int, token: str, st: Any, ids: Sequence[int]) -> dict[str, Any]:
@@ -865,51 +933,68 @@ def run_http_commits(port: int, token: str, st: Any, ids: Sequence[int]) -> dict
 # --- report -----------------------------------------------------------------------------------
 
 
+#: The rows of the main table: report key, label, the percentile the target is on, target (ms).
+ROWS: tuple[tuple[str, str, str, float | None], ...] = (
+    ("proposal", "proposal, in process (build + serialise)", "p50", T_PROPOSAL_P50),
+    (
+        "http_proposal",
+        "proposal over HTTP, {c} clients, all different incidents",
+        "p95",
+        T_HTTP_P95,
+    ),
+    (
+        "http_proposal_hot",
+        "proposal over HTTP, {c} clients on {n} incidents, a change every {e:g} s",
+        "p95",
+        T_HTTP_P95,
+    ),
+    ("commit", "dispatch commit, in process", "p95", T_COMMIT_P95),
+    ("http_commit", "dispatch commit over HTTP, sequential", "p95", None),
+)
+
+
 def main_table(r: dict[str, Any]) -> str:
+    """Medians and p95 side by side against the targets; with a baseline report, its figures
+    as "before"."""
+    base = r.get("baseline") or {}
     h = ["query", "n", "p50 ms", "p95 ms", "target", "met?"]
+    if base:
+        h[2:2] = ["before p50", "before p95"]
+    hot = r.get("http_proposal_hot", {})
     rows: list[list[Any]] = []
-    p = r["proposal"]
-    rows.append(
-        [
-            "proposal, in process (build + serialise)",
-            p["n"],
-            p["p50"],
-            p["p95"],
-            f"p50<={T_PROPOSAL_P50:g}",
-            yes(p["p50"] <= T_PROPOSAL_P50),
-        ]
-    )
-    hp = r.get("http_proposal", {})
-    if "skipped" in hp:
-        rows.append(["proposal over HTTP", 0, None, None, f"p95<={T_HTTP_P95:g}", hp["skipped"]])
-    elif hp:
-        rows.append(
-            [
-                f"proposal over HTTP, {hp['clients']} clients ({r['server']['label']})",
-                hp["n"],
-                hp["p50"],
-                hp["p95"],
-                f"p95<={T_HTTP_P95:g}",
-                yes(hp["p95"] <= T_HTTP_P95) if hp["n"] else "-",
-            ]
+    for key, label, on, target in ROWS:
+        x = r.get(key)
+        if not x:
+            continue
+        text = label.format(
+            c=x.get("clients", ""), n=hot.get("incidents", ""), e=float(r["args"]["change_every"])
         )
-    c = r["commit"]
-    rows.append(
-        [
-            "dispatch commit, in process",
-            c["n"],
-            c["p50"],
-            c["p95"],
-            f"p95<={T_COMMIT_P95:g}",
-            yes(c["p95"] <= T_COMMIT_P95) if c["n"] else "-",
-        ]
-    )
-    hc = r.get("http_commit", {})
-    if hc and "skipped" not in hc:
-        rows.append(
-            ["dispatch commit over HTTP, sequential", hc["n"], hc["p50"], hc["p95"], "-", "-"]
-        )
-    return table(h, rows)
+        if "skipped" in x:
+            row = [text, 0, None, None, f"{on}<={target:g}" if target else "-", x["skipped"]]
+        else:
+            met = yes(x[on] <= target) if target and x["n"] else "-"
+            row = [text, x["n"], x["p50"], x["p95"], f"{on}<={target:g}" if target else "-", met]
+        if base:
+            b = base.get(key) or {}
+            row[2:2] = [b.get("p50"), b.get("p95")]
+        rows.append(row)
+    out = table(h, rows)
+    if base:
+        out += f"\nbefore: {base['label']}"
+    return out
+
+
+def baseline_of(path: Path) -> dict[str, Any]:
+    """The p50/p95 of an earlier report, by row."""
+    old = json.loads(path.read_text())
+    out: dict[str, Any] = {
+        "label": f"{path} (commit {old['code']['commit']}, dirty {old['code']['dirty']})"
+    }
+    for key, *_ in ROWS:
+        x = old.get(key)
+        if x and "p50" in x:
+            out[key] = {"p50": x["p50"], "p95": x["p95"]}
+    return out
 
 
 def notes(r: dict[str, Any]) -> str:
@@ -935,27 +1020,37 @@ def notes(r: dict[str, Any]) -> str:
         f"{p['mean_unreachable_candidates']:.1f} unreachable candidates; "
         f"JSON {p['mean_body_kb']:.0f} KB",
     ]
-    hp = r.get("http_proposal", {})
-    if hp and "skipped" not in hp:
+    for key, what in (
+        ("http_proposal", "all different incidents (a random one of the proposal pool)"),
+        (
+            "http_proposal_hot",
+            "realistic: dispatchers on a few active incidents, each refreshing its proposal",
+        ),
+    ):
+        hp = r.get(key, {})
+        if not hp or "skipped" in hp:
+            continue
         lines.append(
-            f"proposal over HTTP: {r['server']['label']}, ready in {r['server']['ready_s']:.1f} s; "
-            f"{hp['n']} answers in {hp['wall_s']:.1f} s = {hp['throughput_rps']:.1f} req/s; "
+            f"proposal over HTTP, {what}: {r['server']['label']}, ready in "
+            f"{r['server']['ready_s']:.1f} s; {hp['incidents']} incidents, {hp['changes']} "
+            f"changes published; {hp['n']} answers in {hp['wall_s']:.1f} s = "
+            f"{hp['throughput_rps']:.1f} req/s, {100 * hp['cached_share']:.0f}% from the cache; "
             f"mean {hp['mean']:.0f} ms, max {hp['max']:.0f} ms; answers per client "
-            f"{hp['per_client_requests'][0]}..{hp['per_client_requests'][1]} (a client whose "
-            f"requests wait longer sends fewer); statuses {hp['statuses']}; the clients send "
-            f"without pause, so mean latency ~ clients / throughput and p95<={T_HTTP_P95:g} ms "
-            f"needs about {hp['clients'] / (T_HTTP_P95 / 1e3):.0f} req/s"
+            f"{hp['per_client_requests'][0]}..{hp['per_client_requests'][1]}; statuses "
+            f"{hp['statuses']}; the clients send without pause, so mean latency ~ clients / "
+            f"throughput and p95<={T_HTTP_P95:g} ms needs about "
+            f"{hp['clients'] / (T_HTTP_P95 / 1e3):.0f} req/s"
         )
-        if r["server"]["kind"] != "gunicorn":
-            why = (
-                "gunicorn is not installed (.venv/bin/pip install gunicorn)"
-                if r["server"]["fallback"]
-                else "--server dev"
-            )
-            lines.append(
-                f"NOTE: {why}: the HTTP rows are Flask's threaded dev server, not what a "
-                "deployment runs"
-            )
+    if r.get("server") and r["server"]["kind"] != "gunicorn":
+        why = (
+            "gunicorn is not installed (.venv/bin/pip install gunicorn)"
+            if r["server"]["fallback"]
+            else "--server dev"
+        )
+        lines.append(
+            f"NOTE: {why}: the HTTP rows are Flask's threaded dev server, not what a "
+            "deployment runs"
+        )
     c = r["commit"]
     lines.append(
         f"commit in process: {c['mean_team_dispatches']:.1f} teams + "
@@ -993,9 +1088,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20.0, help="HTTP proposal run length")
     ap.add_argument("--requests", type=int, default=0, help="stop HTTP proposals after M (0: time)")
+    ap.add_argument(
+        "--hot-incidents",
+        type=int,
+        default=5,
+        help="realistic HTTP pattern: the clients share this many active incidents",
+    )
+    ap.add_argument(
+        "--change-every",
+        type=float,
+        default=1.0,
+        help="realistic HTTP pattern: a change is published every this many seconds",
+    )
     ap.add_argument("--server", choices=("gunicorn", "dev", "none"), default="gunicorn")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=WORKERS)
+    ap.add_argument("--threads", type=int, default=THREADS)
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="an earlier dispatch.json: its p50/p95 are printed beside these as 'before'",
+    )
+    ap.add_argument("--db-name", default=BENCH_DB, help="name of the scratch database")
     ap.add_argument("--budget", type=float, default=90.0, help="max seconds of in-process commits")
     ap.add_argument("--keep-db", action="store_true", help="leave the scratch database")
     ap.add_argument("--cache-dir", type=Path, default=REPO / "var" / "bench")
@@ -1039,7 +1153,7 @@ def prepare(run: Run, g: rgraph.RoadGraph, import_s: float | None) -> tuple[dict
     args = run.args
     n_commit_bd = min(args.breakdown, args.commits)
     pools = [args.proposals, args.commits, n_commit_bd, args.http_commits]
-    log(f"database {BENCH_DB}: create + migrate")
+    log(f"database {run.db.name}: create + migrate")
     t0 = time.perf_counter()
     run.db.create()
     db_s = time.perf_counter() - t0
@@ -1121,7 +1235,22 @@ def measure(run: Run, seeded: dict, pools: list[list[int]]) -> None:
                 args.requests,
             )
             report["http_proposal"] = hp
-            if set(hp["statuses"]) != {"200"}:
+            hot = prop_ids[: args.hot_incidents]
+            log(
+                f"HTTP proposals, realistic: {args.clients} clients on {len(hot)} incidents, "
+                f"a change every {args.change_every:g} s, for {args.seconds:g} s"
+            )
+            report["http_proposal_hot"] = run_http_proposals(
+                run.server.port,
+                seeded["token"],
+                hot,
+                args.clients,
+                args.seconds,
+                args.requests,
+                change=lambda: st.publish("bench.state_changed", {}),
+                change_every_s=args.change_every,
+            )
+            if {*hp["statuses"], *report["http_proposal_hot"]["statuses"]} != {"200"}:
                 report["server"]["log_tail"] = run.server.tail(40)
         log(f"commits in process: {len(commit_ids)}")
         report["commit"] = run_commits(st, eng, links, commit_ids, args.budget)
@@ -1151,7 +1280,7 @@ def cleanup(run: Run) -> None:
         st.engine.dispose()
     if not run.args.keep_db:
         run.db.drop()
-        log(f"database {BENCH_DB} dropped")
+        log(f"database {run.db.name} dropped")
     shutil.rmtree(run.tmp, ignore_errors=True)
 
 
@@ -1185,7 +1314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     graph_dir, import_s = porto_graph(args.cache_dir, args.porto)
     g = rgraph.load(graph_dir)
-    db = ScratchDb(base_db)
+    db = ScratchDb(base_db, args.db_name)
     tmp = Path(tempfile.mkdtemp(prefix="onemap-bench-dispatch-"))
     (tmp / "graphs").mkdir()
     (tmp / "graphs" / "porto").symlink_to(graph_dir)
@@ -1213,6 +1342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cleanup(run)
     report["run_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = os.getloadavg()
+    if args.baseline is not None:
+        report["baseline"] = baseline_of(args.baseline)
     text = render(report)
     print("\n" + text + "\n", flush=True)
     report["table"] = text

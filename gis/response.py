@@ -10,7 +10,8 @@ from typing import Any
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import BigInteger, Integer, and_, column, func, insert, or_, select, tuple_, update
+from sqlalchemy import values as values_of
 from sqlalchemy.orm import Session
 
 from gis.errors import ConstraintViolation, NotFound
@@ -27,20 +28,20 @@ def hazards_near(session: Session, incident: Incident, within_m: float) -> list[
     dist = func.ST_Distance(geog, here).label("distance_m")
     inside = func.coalesce(func.ST_Covers(Hazard.influence, point), False).label("inside")
     rows = session.execute(
-        select(Hazard, dist, inside)
+        select(Hazard.id, Hazard.name, Hazard.type, Hazard.risk_level, dist, inside)
         .where(or_(func.ST_DWithin(geog, here, within_m), func.ST_Covers(Hazard.influence, point)))
         .order_by(dist)
     ).all()
     return [
         {
-            "id": h.id,
-            "name": h.name,
-            "type": h.type,
-            "risk_level": h.risk_level,
+            "id": hid,
+            "name": name,
+            "type": kind,
+            "risk_level": risk,
             "distance_m": float(d),
             "inside_influence": bool(i),
         }
-        for h, d, i in rows
+        for hid, name, kind, risk, d, i in rows
     ]
 
 
@@ -49,6 +50,21 @@ def area_m2(session: Session, incident: Incident) -> float:
         return 0.0
     area = select(Incident.area).where(Incident.id == incident.id).scalar_subquery()
     return float(session.scalar(select(func.ST_Area(func.Geography(area)))) or 0.0)
+
+
+def incident_version(session: Session, incident_id: int) -> int:
+    """The incident's version alone (what a cached proposal is keyed by).
+
+    Raises
+    ------
+    NotFound
+        When there is no such incident.
+    """
+    version = session.scalar(select(Incident.version).where(Incident.id == incident_id))
+    if version is None:
+        msg = f"incidents {incident_id} does not exist"
+        raise NotFound(msg, field="id")
+    return int(version)
 
 
 def danger_zones(session: Session, *, exclude_incident: int) -> list[shapely.Geometry]:
@@ -159,6 +175,57 @@ def reserve_stock(session: Session, depot_id: int, item_code: str, quantity: int
     return int(line_id)
 
 
+def reserve_stock_many(session: Session, lines: Sequence[tuple[int, str, int]]) -> None:
+    """Reserve several ``(depot_id, item_code, quantity)`` lines at once: the stock lines are
+    locked in id order (so two commits never deadlock), each checked against what is free, then
+    raised in one ``UPDATE ... FROM (VALUES ...)``; the CHECK constraints still guard. The same
+    line asked twice is reserved once with the sum.
+
+    Raises
+    ------
+    ConstraintViolation
+        Naming the first line (in the order given) that has not enough free; nothing of the
+        others is kept either once the caller rolls back.
+    """
+    asked: dict[tuple[int, str], int] = {}
+    for depot_id, item_code, quantity in lines:
+        asked[depot_id, item_code] = asked.get((depot_id, item_code), 0) + int(quantity)
+    if not asked:
+        return
+    rows = session.execute(
+        select(StockLine.id, StockLine.depot_id, StockLine.item_code, StockLine.on_hand)
+        .add_columns(StockLine.reserved)
+        .where(tuple_(StockLine.depot_id, StockLine.item_code).in_(list(asked)))
+        .order_by(StockLine.id)
+        .with_for_update()
+    ).all()
+    found = {(r.depot_id, r.item_code): r for r in rows}
+    for (depot_id, item_code), quantity in asked.items():
+        r = found.get((depot_id, item_code))
+        free = r.on_hand - r.reserved if r is not None else 0
+        if free < quantity:
+            msg = (
+                f"depot {depot_id} has only {int(free)} of {item_code} free, "
+                f"{quantity} asked; reload the proposal"
+            )
+            raise ConstraintViolation(
+                msg, field="materials", depot_id=depot_id, item_code=item_code
+            )
+    v = values_of(column("id", Integer), column("q", BigInteger), name="asked").data(
+        [(found[k].id, q) for k, q in asked.items()]
+    )
+    done = session.execute(
+        update(StockLine)
+        .where(StockLine.id == v.c.id, StockLine.on_hand - StockLine.reserved >= v.c.q)
+        .values(reserved=StockLine.reserved + v.c.q)
+        .returning(StockLine.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if len(done) != len(asked):  # cannot happen while the lines are locked; never half-reserve
+        msg = "stock changed while it was being reserved; reload the proposal"
+        raise ConstraintViolation(msg, field="materials")
+
+
 def release_stock(
     session: Session, depot_id: int, item_code: str, quantity: int, *, used: int = 0
 ) -> None:
@@ -181,6 +248,58 @@ def add_dispatch(
     return d
 
 
+def add_dispatches(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Dispatch]:
+    """Insert dispatch records, in the order given, with one ``INSERT ... RETURNING`` per run
+    of rows naming the same columns (a commit's teams, then its material lines); ``route`` is a
+    shapely line or None. A column a row leaves out gets its default, as with ``add_dispatch``.
+    The records come back complete (ids, server defaults), with no further query."""
+    out: list[Dispatch] = []
+    k = 0
+    while k < len(rows):
+        keys = set(rows[k])
+        group = []
+        while k < len(rows) and set(rows[k]) == keys:
+            p = dict(rows[k])
+            if p.get("route") is not None:
+                p["route"] = from_shape(p["route"], srid=4326)
+            group.append(p)
+            k += 1
+        stmt = insert(Dispatch).returning(Dispatch, sort_by_parameter_order=True)
+        out += session.scalars(stmt, group).all()
+    return out
+
+
+def active_sent(
+    session: Session, incident_id: int
+) -> list[tuple[str, str | None, str | None, int]]:
+    """What the incident's active dispatches send, in dispatch order: ``(kind, team type,
+    item code, quantity)`` (team type None when the team no longer exists)."""
+    rows = session.execute(
+        select(Dispatch.kind, Team.type, Dispatch.item_code, Dispatch.quantity)
+        .outerjoin(Team, Team.id == Dispatch.team_id)
+        .where(
+            Dispatch.incident_id == incident_id,
+            Dispatch.status.in_(("dispatched", "en_route", "on_scene")),
+        )
+        .order_by(Dispatch.id)
+    ).all()
+    return [(k, t, c, int(q or 0)) for k, t, c, q in rows]
+
+
+def audit_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append audit entries (``actor, action, entity, entity_id, before, after``) in one
+    batch, in the order given."""
+    if entries:
+        session.execute(insert(AuditEntry), [dict(e) for e in entries])
+
+
+def dispatch_audit(d: Dispatch) -> dict[str, Any]:
+    """A dispatch as its audit entries record it (the record without its route)."""
+    rec = dispatch_record(d, with_route=False)
+    rec.pop("route", None)
+    return rec
+
+
 def dispatch(session: Session, dispatch_id: int, *, lock: bool = False) -> Dispatch:
     stmt = select(Dispatch).where(Dispatch.id == dispatch_id)
     if lock:
@@ -201,8 +320,8 @@ def dispatches_of(
     return list(session.scalars(stmt))
 
 
-def dispatch_record(d: Dispatch) -> dict[str, Any]:
-    route = to_shape(d.route) if d.route is not None else None
+def dispatch_record(d: Dispatch, *, with_route: bool = True) -> dict[str, Any]:
+    route = to_shape(d.route) if with_route and d.route is not None else None
     return {
         "id": d.id,
         "incident_id": d.incident_id,
@@ -232,8 +351,7 @@ def touch(d: Dispatch, **values: Any) -> None:
 def audit_dispatch(
     session: Session, d: Dispatch, action: str, *, actor: str, before: Mapping[str, Any] | None
 ) -> None:
-    rec = dispatch_record(d)
-    rec.pop("route", None)
+    rec = dispatch_audit(d)
     write_audit(
         session,
         actor=actor,

@@ -86,7 +86,9 @@ def commit(
     "materials": [{"depot_id", "item_code", "quantity"}]}``."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
     incident = repo.get_row(session, "incidents", incident_id, lock=True)
-    proposal = response.build(session, engine, incident_id, plan_cache=plan_cache)
+    proposal = response.build(
+        session, engine, incident_id, plan_cache=plan_cache, incident=incident
+    )
     chosen_teams, chosen_materials = _choice(body, proposal)
     if not chosen_teams and not chosen_materials:
         raise BadRequest(
@@ -97,8 +99,97 @@ def commit(
             f"incident {incident_id} changed (version {incident.version}); reload the proposal",
             field="incident_version",
         )
-    locked = rrepo.lock_teams(session, [t["team_id"] for t in chosen_teams])
+    locked = _lock_available(session, chosen_teams)
+    rrepo.reserve_stock_many(
+        session, [(m["depot_id"], m["item_code"], m["quantity"]) for m in chosen_materials]
+    )
+    now = datetime.now(UTC)
+    best = proposal.best
+    common = {
+        "incident_id": incident.id,
+        "status": "dispatched",
+        "plan_id": best.plan_id,
+        "plan_level": best.level,
+        "created_by": actor,
+    }
+    rows, team_audits = [], []
     for t in chosen_teams:
+        team = locked[t["team_id"]]
+        team_audits.append(_send_team(team, now, actor))
+        # The proposal's own search gives every chosen team its route (all available teams
+        # were its candidates, and a team that changed since fails the version check above).
+        i = proposal.team_index.get(team.id)
+        route = proposal.route(i) if i is not None else None
+        rows.append(
+            {
+                **common,
+                "kind": "team",
+                "team_id": team.id,
+                "eta_s": float(route.duration_s) if route else None,
+                "distance_m": round(route.length_m, 1) if route else None,
+                "steps": [s.__dict__ for s in route.steps] if route else None,
+                "route": shapely.LineString(route.coords) if route else None,
+                "link_nonce": secrets.token_urlsafe(12),
+                "link_expires_at": now + timedelta(seconds=links.ttl_s),
+            }
+        )
+    for m in chosen_materials:
+        rows.append(
+            {
+                **common,
+                "kind": "material",
+                "depot_id": m["depot_id"],
+                "item_code": m["item_code"],
+                "quantity": m["quantity"],
+                "eta_s": m.get("eta_s"),
+                "distance_m": m.get("distance_m"),
+            }
+        )
+    records = rrepo.add_dispatches(session, rows)
+    audits = []  # in the order they were always written: each team, then its dispatch
+    for k, d in enumerate(records):
+        if k < len(team_audits):
+            audits.append(team_audits[k])
+        audits.append(_entry(actor, "create", "dispatches", d.id, None, rrepo.dispatch_audit(d)))
+    before = repo.to_feature("incidents", incident)
+    if incident.status == "reported":
+        incident.status = "responding"
+    incident.level = incident.level or best.level
+    incident.version, incident.updated_at = incident.version + 1, now
+    after = {
+        **repo.to_feature("incidents", incident),
+        "plan": {"id": best.plan_id, "level": best.level, "reasons": list(best.reasons)},
+    }
+    audits.append(_entry(actor, "dispatch", "incidents", incident.id, before, after))
+    rrepo.audit_many(session, audits)
+    session.commit()
+    out = []
+    for d, row in zip(records, rows, strict=True):
+        # the route as written, without reading it back from the stored geometry
+        rec = rrepo.dispatch_record(d, with_route=False)
+        line = row.get("route")
+        if line is not None:
+            rec["route"] = {
+                "type": "LineString",
+                "coordinates": shapely.get_coordinates(line).tolist(),
+            }
+        out.append(with_link(rec, d, links))
+    publish(
+        "dispatch.committed", {"incident_id": incident.id, "dispatches": [_light(r) for r in out]}
+    )
+    return {
+        "incident_id": incident.id,
+        "plan_id": best.plan_id,
+        "level": best.level,
+        "dispatches": out,
+    }
+
+
+def _lock_available(session: Session, chosen: list[dict[str, Any]]) -> dict[int, Any]:
+    """Lock the chosen teams (one ``SELECT ... FOR UPDATE``, in id order); each must still be
+    available, at the version the dispatcher saw when it names one."""
+    locked = rrepo.lock_teams(session, [t["team_id"] for t in chosen])
+    for t in chosen:
         team = locked[t["team_id"]]
         if team.status != "available":
             raise TeamTaken(
@@ -112,99 +203,42 @@ def commit(
                 field="teams",
                 team_id=team.id,
             )
-    now = datetime.now(UTC)
-    best = proposal.best
-    records = []
-    # The proposal's own search gives every chosen team its route (all available teams were
-    # its candidates, and a team that changed since fails the version check above).
-    reach = proposal.reach
-    for t in chosen_teams:
-        team = locked[t["team_id"]]
-        before = repo.to_feature("teams", team)
-        team.status, team.version, team.updated_at = "dispatched", team.version + 1, now
-        repo.write_audit(
-            session,
-            actor=actor,
-            action="dispatch",
-            entity="teams",
-            entity_id=team.id,
-            before=before,
-            after=repo.to_feature("teams", team),
-        )
-        i = proposal.team_index.get(team.id)
-        route = (
-            reach.route(i)
-            if reach is not None and i is not None and reach.times[i] < float("inf")
-            else None
-        )
-        d = rrepo.add_dispatch(
-            session,
-            {
-                "incident_id": incident.id,
-                "kind": "team",
-                "team_id": team.id,
-                "status": "dispatched",
-                "plan_id": best.plan_id,
-                "plan_level": best.level,
-                "eta_s": float(route.duration_s) if route else None,
-                "distance_m": round(route.length_m, 1) if route else None,
-                "steps": [s.__dict__ for s in route.steps] if route else None,
-                "link_nonce": secrets.token_urlsafe(12),
-                "link_expires_at": now + timedelta(seconds=links.ttl_s),
-                "created_by": actor,
-            },
-            shapely.LineString(route.coords) if route else None,
-        )
-        rrepo.audit_dispatch(session, d, "create", actor=actor, before=None)
-        records.append(d)
-    for m in chosen_materials:
-        rrepo.reserve_stock(session, m["depot_id"], m["item_code"], m["quantity"])
-        d = rrepo.add_dispatch(
-            session,
-            {
-                "incident_id": incident.id,
-                "kind": "material",
-                "depot_id": m["depot_id"],
-                "item_code": m["item_code"],
-                "quantity": m["quantity"],
-                "status": "dispatched",
-                "plan_id": best.plan_id,
-                "plan_level": best.level,
-                "eta_s": m.get("eta_s"),
-                "distance_m": m.get("distance_m"),
-                "created_by": actor,
-            },
-            None,
-        )
-        rrepo.audit_dispatch(session, d, "create", actor=actor, before=None)
-        records.append(d)
-    before = repo.to_feature("incidents", incident)
-    if incident.status == "reported":
-        incident.status = "responding"
-    incident.level = incident.level or best.level
-    incident.version, incident.updated_at = incident.version + 1, now
-    repo.write_audit(
-        session,
-        actor=actor,
-        action="dispatch",
-        entity="incidents",
-        entity_id=incident.id,
-        before=before,
-        after={
-            **repo.to_feature("incidents", incident),
-            "plan": {"id": best.plan_id, "level": best.level, "reasons": list(best.reasons)},
+    return locked
+
+
+def _send_team(team: Any, now: datetime, actor: str) -> dict[str, Any]:
+    """Mark a locked team dispatched; returns its audit entry. Only status, version and
+    ``updated_at`` change, so the after-image is the before-image with those three."""
+    before = repo.to_feature("teams", team)
+    team.status, team.version, team.updated_at = "dispatched", team.version + 1, now
+    props = before["properties"]
+    after = {
+        **before,
+        "properties": {
+            **props,
+            "status": team.status,
+            "version": team.version,
+            "updated_at": now.astimezone(UTC).isoformat(),
         },
-    )
-    session.commit()
-    out = [with_link(rrepo.dispatch_record(d), d, links) for d in records]
-    publish(
-        "dispatch.committed", {"incident_id": incident.id, "dispatches": [_light(r) for r in out]}
-    )
+    }
+    return _entry(actor, "dispatch", "teams", team.id, before, after)
+
+
+def _entry(
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     return {
-        "incident_id": incident.id,
-        "plan_id": best.plan_id,
-        "level": best.level,
-        "dispatches": out,
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
     }
 
 

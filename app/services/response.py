@@ -7,11 +7,14 @@ gives every candidate team and depot its travel time and its route at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import redis
 from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
@@ -21,7 +24,9 @@ from gis import response as rrepo
 from plans import allocation as alloc_mod
 from plans.matching import Facts, HazardNear, Match, match
 from plans.taxonomy import INCIDENT_TYPES
-from routing.engine import Closures, Engine, Reach
+from routing.engine import Closures, Engine, Reach, Route
+
+LOGGER = logging.getLogger(__name__)
 
 CONTEXT_RADIUS_M = 5000.0
 
@@ -36,10 +41,21 @@ class Proposal:
     team_index: dict[int, int]  # team id -> source index in reach
     depot_index: dict[int, int]
     closures: Closures
+    routes: dict[int, Route] = field(default_factory=dict)  # source index -> its route
 
     @property
     def best(self) -> Match:
         return self.matches[0]
+
+    def route(self, i: int) -> Route | None:
+        """Source ``i``'s route from the search tree, read once (the answer and the commit
+        share it); None when it cannot reach the incident."""
+        if self.reach is None or not np.isfinite(self.reach.times[i]):
+            return None
+        r = self.routes.get(i)
+        if r is None:
+            r = self.routes[i] = self.reach.route(i)
+        return r
 
 
 def facts_of(session: Session, incident: Any) -> Facts:
@@ -65,13 +81,15 @@ def build(
     incident_id: int,
     *,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
+    incident: Any = None,
 ) -> Proposal:
-    incident = repo.get_row(session, "incidents", incident_id)
+    """The proposal for the incident as things stand. ``incident``: its row when the caller
+    has it already (the commit, which holds it locked)."""
+    if incident is None:
+        incident = repo.get_row(session, "incidents", incident_id)
     facts = facts_of(session, incident)
     matches = match(facts, plan_service.documents(session, plan_cache))
-    package = _still_needed(
-        matches[0].package, rrepo.dispatches_of(session, incident.id, active_only=True), session
-    )
+    package = _still_needed(matches[0].package, rrepo.active_sent(session, incident.id))
     here = to_shape(incident.geom)
     zones = [
         z for z in rrepo.danger_zones(session, exclude_incident=incident.id) if not z.covers(here)
@@ -82,27 +100,19 @@ def build(
     depots = rrepo.depots_holding(session, codes)
     points = [(t.lon, t.lat) for t in teams] + [(d.lon, d.lat) for d, _ in depots]
     reach = engine.reach((here.x, here.y), points, closures=closures) if points else None
-    times = reach.times if reach is not None else np.zeros(0)
-    # Lengths are read from the search tree only for what is chosen (below): walking the tree
-    # for every candidate would cost more than the search itself.
-    lengths = np.full(times.shape, np.nan)
+    # Seconds per candidate, None when it cannot reach the incident. Lengths are read from the
+    # search tree only for what is chosen (below): walking the tree for every candidate would
+    # cost more than the search itself.
+    times = [None if t == np.inf else t for t in reach.times.tolist()] if reach is not None else []
     team_opts = [
         alloc_mod.TeamOption(
-            t.id,
-            t.name,
-            t.type,
-            frozenset(t.capabilities or ()),
-            t.version,
-            _fin(times[i]),
-            _fin(lengths[i]),
+            t.id, t.name, t.type, frozenset(t.capabilities or ()), t.version, times[i], None
         )
         for i, t in enumerate(teams)
     ]
     off = len(teams)
     depot_opts = [
-        alloc_mod.DepotOption(
-            d.id, d.name, d.version, _fin(times[off + i]), _fin(lengths[off + i]), stock
-        )
+        alloc_mod.DepotOption(d.id, d.name, d.version, times[off + i], None, stock)
         for i, (d, stock) in enumerate(depots)
     ]
     allocation = alloc_mod.allocate(package, team_opts, depot_opts)
@@ -125,19 +135,21 @@ def build(
     )
 
 
-def _still_needed(package: dict[str, Any], active: list[Any], session: Session) -> dict[str, Any]:
-    """The package less what is already on its way: a second click never sends twice."""
+def _still_needed(
+    package: dict[str, Any], active: list[tuple[str, str | None, str | None, int]]
+) -> dict[str, Any]:
+    """The package less what is already on its way (``active``: what the incident's active
+    dispatches send, as :func:`gis.response.active_sent` gives it): a second click never sends
+    twice."""
     if not active:
         return package
     sent_types: dict[str, int] = {}
-    for d in active:
-        if d.kind == "team" and d.team_id is not None:
-            t = repo.get_row(session, "teams", d.team_id)
-            sent_types[t.type] = sent_types.get(t.type, 0) + 1
     sent_items: dict[str, int] = {}
-    for d in active:
-        if d.kind == "material":
-            sent_items[d.item_code] = sent_items.get(d.item_code, 0) + int(d.quantity or 0)
+    for kind, team_type, item_code, quantity in active:
+        if kind == "team" and team_type is not None:
+            sent_types[team_type] = sent_types.get(team_type, 0) + 1
+        elif kind == "material" and item_code is not None:
+            sent_items[item_code] = sent_items.get(item_code, 0) + quantity
     forces = []
     for f in package["forces"]:
         have = sent_types.get(f["team_type"], 0)
@@ -153,10 +165,6 @@ def _still_needed(package: dict[str, Any], active: list[Any], session: Session) 
         if m["quantity"] - use > 0:
             materials.append({**m, "quantity": m["quantity"] - use})
     return {**package, "forces": forces, "materials": materials}
-
-
-def _fin(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None  # nan (not computed) and inf both give None
 
 
 def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
@@ -210,7 +218,7 @@ def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
 
         def summary(i: int) -> dict[str, Any]:
             if i not in memo:
-                memo[i] = _route_summary(p.reach, i)
+                memo[i] = _route_summary(p, i)
             return memo[i]
 
         for f in out["allocation"]["teams"]:
@@ -220,8 +228,11 @@ def serialise(p: Proposal, *, with_routes: bool = True) -> dict[str, Any]:
     return out
 
 
-def _route_summary(reach: Reach, i: int) -> dict[str, Any]:
-    r = reach.route(i)
+def _route_summary(p: Proposal, i: int) -> dict[str, Any]:
+    r = p.route(i)
+    if r is None:  # never allocated: allocation takes only what can reach the incident
+        msg = f"candidate {i} cannot reach the incident"
+        raise ValueError(msg)
     return {
         "duration_s": float(r.duration_s),
         "length_m": round(float(r.length_m), 2),
@@ -241,18 +252,68 @@ def proposal_answer(
 ) -> dict[str, Any]:
     """The serialised proposal, from the cache when nothing has changed since it was made:
     the key holds the incident's version, the state counter every published change bumps, and
-    the graph's version."""
-    key = None
-    if state is not None:
-        incident = repo.get_row(session, "incidents", incident_id)
-        version = f"{incident.version}:{state}:{engine.g.version}"
-        key = f"{cache.prefix}cache:proposal:{incident_id}:{version}"
+    the graph's version. When several dispatchers ask for the same incident at once, one
+    computes it and the others wait for its answer (up to :data:`FILL_WAIT_S`), so a burst of
+    refreshes costs one proposal, not one each."""
+    if state is None:
+        answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
+        answer["cached"] = False
+        return answer
+    version = f"{rrepo.incident_version(session, incident_id)}:{state}:{engine.g.version}"
+    key = f"{cache.prefix}cache:proposal:{incident_id}:{version}"
+    hit = cache.get(key)
+    if hit is None and not _claim(cache, key):
+        hit = _wait_for(cache, key)
+    if hit is not None:
+        hit["cached"] = True
+        return hit
+    try:
+        answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
+        answer["cached"] = False
+        cache.put(key, answer)
+    finally:
+        _release(cache, key)
+    return answer
+
+
+#: Longest wait (s) for another process's proposal of the same incident and state; past it,
+#: the waiter computes its own.
+FILL_WAIT_S = 2.0
+_FILL_POLL_S = 0.01
+
+
+def _claim(cache: Any, key: str) -> bool:
+    """Claim the filling of ``key`` (a short-lived Redis lock); True also when Redis is down
+    (then every request computes its own answer, as without the cache)."""
+    if cache.client is None:
+        return True
+    try:
+        return bool(cache.client.set(f"{key}:filling", b"1", nx=True, px=int(FILL_WAIT_S * 1e3)))
+    except redis.RedisError:
+        return True
+
+
+def _release(cache: Any, key: str) -> None:
+    if cache.client is None:
+        return
+    try:
+        cache.client.delete(f"{key}:filling")
+    except redis.RedisError as err:
+        LOGGER.warning("proposal cache unavailable: %s", err)
+
+
+def _wait_for(cache: Any, key: str) -> dict[str, Any] | None:
+    """The answer another request is computing, once it is stored; None when it is not there
+    within :data:`FILL_WAIT_S` (that request failed or is slow)."""
+    deadline = time.monotonic() + FILL_WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(_FILL_POLL_S)
         hit = cache.get(key)
         if hit is not None:
-            hit["cached"] = True
             return hit
-    answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
-    answer["cached"] = False
-    if key is not None:
-        cache.put(key, answer)
-    return answer
+        try:
+            if not cache.client.exists(f"{key}:filling"):
+                return cache.get(key)
+        except redis.RedisError:
+            return None
+    return None

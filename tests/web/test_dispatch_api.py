@@ -524,6 +524,52 @@ def test_an_edited_body_commits_exactly_what_it_names(client, auth, city, sessio
     assert stock(session)[m["depot_id"], m["item_code"]] == (before[0], before[1] + 3)
 
 
+def test_the_same_stock_line_twice_reserves_the_sum_with_a_record_each(client, auth, city, session):
+    inc = new_incident(client, auth, "accident.fire.urban")
+    m = proposal(client, auth, inc["id"])["allocation"]["materials"][0]
+    key = (m["depot_id"], m["item_code"])
+    on_hand, reserved = stock(session)[key]
+    line = {"depot_id": m["depot_id"], "item_code": m["item_code"]}
+    body = {"materials": [{**line, "quantity": 2}, {**line, "quantity": 3}]}
+    r = dispatch(client, auth, inc["id"], body)
+    assert r.status_code == 201, r.get_json()
+    assert [d["quantity"] for d in r.get_json()["dispatches"]] == [2, 3]
+    assert stock(session)[key] == (on_hand, reserved + 5)
+
+
+def test_the_same_stock_line_twice_is_refused_when_only_one_fits(client, auth, city, session):
+    inc = new_incident(client, auth, "accident.fire.urban")
+    m = proposal(client, auth, inc["id"])["allocation"]["materials"][0]
+    key = (m["depot_id"], m["item_code"])
+    on_hand, reserved = stock(session)[key]
+    free = on_hand - reserved
+    line = {"depot_id": m["depot_id"], "item_code": m["item_code"]}
+    body = {"materials": [{**line, "quantity": free}, {**line, "quantity": 1}]}
+    err = error_of(dispatch(client, auth, inc["id"], body), 409)
+    assert (err["depot_id"], err["item_code"]) == key
+    assert f"only {free} of {m['item_code']} free, {free + 1} asked" in err["message"]
+    assert stock(session)[key] == (on_hand, reserved)
+
+
+def test_the_audit_of_a_sent_team_holds_its_row_before_and_after(client, auth, city, session):
+    inc = new_incident(client, auth, "accident.fire.urban")
+    team_id = proposal(client, auth, inc["id"])["allocation"]["teams"][0]["team_id"]
+    before = team_feature(client, auth, team_id)
+    r = dispatch(client, auth, inc["id"])
+    assert r.status_code == 201, r.get_json()
+    after = team_feature(client, auth, team_id)
+    (entry,) = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "teams",
+            AuditEntry.entity_id == team_id,
+            AuditEntry.action == "dispatch",
+        )
+    ).all()
+    assert entry.before == before
+    assert entry.after == after
+    assert after["properties"]["status"] == "dispatched"
+
+
 def test_more_stock_than_is_free_is_409_naming_depot_and_item_and_writes_nothing(
     client, auth, city, session
 ):
@@ -953,3 +999,53 @@ def test_a_proposal_is_served_from_redis_until_anything_changes(client, auth, ci
         == 200
     )
     assert proposal(client, auth, inc["id"])["cached"] is False
+
+
+def test_a_proposal_being_made_elsewhere_is_awaited_not_made_again(
+    client, auth, city, redis_client, app, monkeypatch
+):
+    """Dispatchers refreshing the same incident at once: one request makes the proposal, the
+    others wait for it in the cache."""
+    import threading
+
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    first = proposal(client, auth, inc["id"])
+    assert first["cached"] is False
+    keys = [k for k in redis_client.scan_iter(match=f"*cache:proposal:{inc['id']}:*")]
+    (key,) = keys
+    stored = redis_client.get(key)
+    # as if another request had claimed the key and were still making the answer
+    redis_client.delete(key)
+    redis_client.set(key + b":filling", b"1", px=5000)
+    built = []
+    monkeypatch.setattr(
+        response_service, "build", lambda *a, **k: built.append(1) or pytest.fail("built again")
+    )
+    timer = threading.Timer(0.2, lambda: redis_client.set(key, stored))
+    timer.start()
+    try:
+        got = proposal(client, auth, inc["id"])
+    finally:
+        timer.join()
+    assert got["cached"] is True and built == []
+    assert {k: v for k, v in got.items() if k != "cached"} == {
+        k: v for k, v in first.items() if k != "cached"
+    }
+
+
+def test_a_claim_never_filled_is_waited_for_at_most_a_while(
+    client, auth, city, redis_client, monkeypatch
+):
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    first = proposal(client, auth, inc["id"])
+    (key,) = list(redis_client.scan_iter(match=f"*cache:proposal:{inc['id']}:*"))
+    redis_client.delete(key)
+    redis_client.set(key + b":filling", b"1", px=60_000)  # a request that died while making it
+    monkeypatch.setattr(response_service, "FILL_WAIT_S", 0.1)
+    got = proposal(client, auth, inc["id"])
+    assert got["cached"] is False
+    assert got["allocation"] == first["allocation"]
