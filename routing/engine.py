@@ -133,7 +133,7 @@ class Engine:
         #: typical travel time / (straight line at median speed), measured when the graph was
         #: built (see calibrate); it sets the first search radius of routes and nearest queries
         self.route_factor = float(graph.meta.get("route_factor", 0.7))
-        self._sources: OrderedDict[tuple[bytes, str], _SourceSet] = OrderedDict()
+        self._sources: OrderedDict[tuple[bytes, str], Any] = OrderedDict()
         self._sources_lock = threading.Lock()
 
     # --- building blocks ---------------------------------------------------------------------
@@ -389,12 +389,27 @@ class Engine:
             if hit is not None:
                 self._sources.move_to_end(key)
                 return hit
-        built = _SourceSet.build(self, xy, mask, closures)
+        built = _SourceSet.build(self, xy, mask, closures, snaps=self._open_snaps(xy, key[0]))
         with self._sources_lock:
             self._sources[key] = built
             while len(self._sources) > 32:
                 self._sources.popitem(last=False)
         return built
+
+    def _open_snaps(self, xy: np.ndarray, digest: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Each point's snap with nothing closed (edge -1 when too far), kept per point set: the
+        closures of one query only move the few points whose road they close."""
+        key = (digest, "open-snaps")
+        with self._sources_lock:
+            hit = self._sources.get(key)
+        if hit is None:
+            edge, t, _, _, _ = self.snapper.snap_many(xy[:, 0], xy[:, 1], max_m=self.max_snap_m)
+            edge.setflags(write=False)
+            t.setflags(write=False)
+            hit = (edge, t)
+            with self._sources_lock:
+                self._sources[key] = hit
+        return hit
 
     def reach(
         self,
@@ -911,11 +926,27 @@ class _SourceSet:
         points: Sequence[tuple[float, float]],
         mask: np.ndarray | None,
         closures: Closures | None,
+        *,
+        snaps: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> _SourceSet:
+        """Snap ``points`` onto open roads. ``snaps`` are their snaps with nothing closed (from
+        an earlier query on the same points): only the points whose road ``mask`` closes are
+        snapped again, onto the nearest open road."""
         xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        edge, t, _, _, _ = eng.snapper.snap_many(
-            xy[:, 0], xy[:, 1], max_m=eng.max_snap_m, blocked=mask
-        )
+        if snaps is None:
+            edge, t, _, _, _ = eng.snapper.snap_many(
+                xy[:, 0], xy[:, 1], max_m=eng.max_snap_m, blocked=mask
+            )
+        else:
+            edge, t = snaps[0].copy(), snaps[1].copy()
+            moved = (
+                np.flatnonzero((edge >= 0) & mask[np.maximum(edge, 0)]) if mask is not None else []
+            )
+            if len(moved):
+                e2, t2, _, _, _ = eng.snapper.snap_many(
+                    xy[moved, 0], xy[moved, 1], max_m=eng.max_snap_m, blocked=mask
+                )
+                edge[moved], t[moved] = e2, t2
         skipped = {int(i): "too_far_from_road" for i in np.flatnonzero(edge < 0)}
         inside = np.zeros(len(xy), dtype=bool)
         for poly in closures.polygons if closures else ():

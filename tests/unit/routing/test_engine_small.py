@@ -641,3 +641,16 @@ def test_store_unknown_and_bad_names(tmp_path):
         with pytest.raises(BadRequest):
             store.save(build(SQ, SQ_ROADS), bad)
     assert store.names() == ["square"]
+
+
+def test_reach_resnaps_a_source_whose_road_a_later_query_closes(ladder):
+    """Snaps of a fleet are kept between queries; a query that closes a source's road must
+    move that source to the nearest open road, as a route from it would."""
+    near_lower = at(0.3, 0.1)  # just north of Lower St's west block, nearer it than West Rd
+    open_time = ladder.reach(M_E, [near_lower]).times[0]
+    both = frozenset({edge_id(ladder.g, LAD, "L0", "L1"), edge_id(ladder.g, LAD, "L1", "L0")})
+    closed = Closures(edges=both)
+    again = ladder.reach(M_E, [near_lower], closures=closed).times[0]
+    assert again == pytest.approx(ladder.route(near_lower, M_E, closures=closed).duration_s)
+    assert again > open_time
+    assert ladder.reach(M_E, [near_lower]).times[0] == pytest.approx(open_time)
