@@ -143,6 +143,13 @@ class Engine:
         return Snapper(self.g)
 
     @cached_property
+    def geom_xy(self) -> np.ndarray:
+        """Every edge's coordinates as one (n, 2) lon/lat array, indexed by ``geom_off``."""
+        xy = np.column_stack((self.geom_lon, self.geom_lat))
+        xy.setflags(write=False)
+        return xy
+
+    @cached_property
     def edge_tree(self) -> shapely.STRtree:
         g = self.g
         counts = np.diff(np.asarray(g.geom_offsets))
@@ -681,7 +688,7 @@ class Engine:
     def _cut(self, e: int, t0: float, t1: float) -> np.ndarray:
         """Edge ``e``'s coordinates between fractions ``t0`` and ``t1`` of its length."""
         a, b = self.geom_off[e], self.geom_off[e + 1]
-        xy = np.column_stack((self.geom_lon[a:b], self.geom_lat[a:b]))
+        xy = self.geom_xy[a:b]  # a view: whole pieces (most of a route) cost no copy
         if t0 <= 0.0 and t1 >= 1.0:
             return xy
         kx = math.cos(math.radians(float(xy[0, 1])))
