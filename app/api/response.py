@@ -7,6 +7,7 @@ import io
 import segno
 from flask import Response, current_app, jsonify, request
 
+from app import i18n
 from app.api import blueprint, params
 from app.api.routing import answer_cache
 from app.auth import actor, require_role
@@ -124,4 +125,7 @@ def dispatch_qr(dispatch_id: int) -> Response:
 
 @blueprint.get("/incidents/<int:row_id>/timeline")
 def timeline(row_id: int) -> Response:
-    return jsonify({"incident_id": row_id, "timeline": dispatch_service.timeline(db(), row_id)})
+    zh = i18n.is_zh()
+    return jsonify(
+        {"incident_id": row_id, "timeline": dispatch_service.timeline(db(), row_id, zh=zh)}
+    )

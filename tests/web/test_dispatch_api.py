@@ -648,7 +648,7 @@ def test_the_timeline_lists_creation_then_dispatch_in_order(client, auth, city):
     r = client.get(f"/api/v1/incidents/{inc['id']}/timeline", headers=auth["viewer"])
     assert r.status_code == 200
     steps = r.get_json()["timeline"]
-    whats = [s["what"] for s in steps]
+    whats = [s["what_en"] for s in steps]
     created = whats.index("incident created")
     dispatched = next(i for i, w in enumerate(whats) if "dispatched" in w and "matched plan" in w)
     assert created < dispatched
@@ -658,6 +658,16 @@ def test_the_timeline_lists_creation_then_dispatch_in_order(client, auth, city):
     assert {s["entity_id"] for s in team_steps} == sent
     assert all(steps.index(s) > created for s in team_steps)
     assert [s["at"] for s in steps] == sorted(s["at"] for s in steps)
+    # the language of the page: Chinese by default and for a Chinese browser, English on request
+    zh = client.get(
+        f"/api/v1/incidents/{inc['id']}/timeline",
+        headers={**auth["viewer"], "Accept-Language": "zh-CN,zh;q=0.9"},
+    ).get_json()["timeline"]
+    assert zh[created]["what"] == "事件创建"
+    en = client.get(
+        f"/api/v1/incidents/{inc['id']}/timeline?lang=en", headers=auth["viewer"]
+    ).get_json()["timeline"]
+    assert [s["what"] for s in en] == whats
 
 
 def test_recall_makes_the_team_available_again_and_ends_its_link(client, auth, city):

@@ -286,3 +286,26 @@ def test_bad_readings_are_refused(client, auth, city, session, body, field):
     assert 400 <= r.status_code < 500, r.get_json()
     assert r.get_json()["error"]["field"] == field
     assert session.scalar(select(func.count()).select_from(HazardReading)) == 0
+
+
+def test_warnings_and_evacuations_are_on_the_timeline(client, auth, city):
+    inc = new_incident(client, auth, "accident.hazmat.leak", title="Leak")
+    alert = post(client, f"/api/v1/incidents/{inc['id']}/alerts", {}, auth["dispatcher"])
+    ident = alert.get_json()["identifier"]
+    body = {"zone": {"circle": {"radius_m": 150}}, "commit": True}
+    assert (
+        post(
+            client, f"/api/v1/incidents/{inc['id']}/evacuation", body, auth["dispatcher"]
+        ).status_code
+        == 201
+    )
+    steps = client.get(
+        f"/api/v1/incidents/{inc['id']}/timeline?lang=en", headers=auth["viewer"]
+    ).get_json()["timeline"]
+    whats = [s["what"] for s in steps]
+    assert any(ident in w and "Alert" in w for w in whats)
+    assert any(w.startswith("evacuation committed") for w in whats)
+    zh = client.get(
+        f"/api/v1/incidents/{inc['id']}/timeline?lang=zh_CN", headers=auth["viewer"]
+    ).get_json()["timeline"]
+    assert any(s["what"].startswith("发布预警") for s in zh)
