@@ -270,7 +270,7 @@
 
   // ------------------------------------------------------------------ incident selection
   var current = null;        // incident id
-  var state = { incident: null, proposal: null, dispatches: [], preview: null, evac: null };
+  var state = { incident: null, proposal: null, dispatches: [], preview: null, alert: null, evac: null, evacSpec: undefined };
   var select = $("incident-select");
 
   function fillIncidentSelect() {
@@ -291,8 +291,9 @@
     select.value = String(id);
     $("incident-view").hidden = false;
     $("empty-note").hidden = true;
-    state.preview = null; state.evac = null;
+    state.preview = null; state.alert = null; state.evac = null; state.evacSpec = undefined;
     $("warning-result").hidden = true; $("evac-result").hidden = true; $("evac-commit").disabled = true;
+    $("alert-list").innerHTML = "";
     areaLayer.clearLayers();
     $("snapshot-link").href = "/incidents/" + id + "/snapshot.html";
     refreshIncident(true);
@@ -566,19 +567,29 @@
   }
 
   // ------------------------------------------------------------------ warnings
-  function areaSpec() {
-    var kind = $("w-kind").value, size = parseInt($("w-size").value, 10);
+  // An area spec from a kind select and a size input: undefined means "the plan's rule".
+  function specFrom(kindId, sizeId) {
+    var kind = $(kindId).value, size = parseInt($(sizeId).value, 10);
     if (kind === "circle" && size > 0) return { circle: { radius_m: size } };
     if (kind === "isochrone" && size > 0) return { isochrone: { seconds: size } };
     return undefined;
   }
-  $("w-kind").addEventListener("change", function () {
-    var k = $("w-kind").value;
-    $("w-size").disabled = k === "plan";
-    if (k === "isochrone") $("w-size").value = 600;
-    if (k === "circle" && state.proposal && state.proposal.requirements.alert_area) $("w-size").value = state.proposal.requirements.alert_area.radius_m || 800;
-  });
+  function areaSpec() { return specFrom("w-kind", "w-size"); }
+  function planRule(key) {
+    var r = state.proposal && state.proposal.requirements && state.proposal.requirements[key];
+    return r || null;
+  }
+  function sizeFollowsKind(kindId, sizeId, ruleKey) {
+    var k = $(kindId).value, rule = planRule(ruleKey);
+    $(sizeId).disabled = k === "plan";
+    if (k === "plan") $(sizeId).value = rule ? (rule.radius_m || rule.isochrone_s || "") : "";  // what the plan uses
+    if (k === "isochrone") $(sizeId).value = (rule && rule.isochrone_s) || 600;
+    if (k === "circle") $(sizeId).value = (rule && rule.radius_m) || 800;
+  }
+  $("w-kind").addEventListener("change", function () { sizeFollowsKind("w-kind", "w-size", "alert_area"); });
+  $("e-kind").addEventListener("change", function () { sizeFollowsKind("e-kind", "e-size", "evacuation"); });
   $("w-size").disabled = true;
+  $("e-size").disabled = true;
 
   function drawArea(geom, colour, name) {
     areaLayer.clearLayers();
@@ -588,64 +599,117 @@
     map.fitBounds(layer.getBounds().pad(0.1));
   }
 
+  function people(n) { return Number(n || 0).toLocaleString(O.lang.indexOf("zh") === 0 ? "zh-CN" : "en-GB"); }
+
   function insideHtml(inside) {
     if (!inside) return "";
-    var h = "<p><strong>" + esc(fmt("people_inside", { n: inside.people ? inside.people.count : 0, source: inside.people ? inside.people.source : "none" })) + "</strong></p>";
-    [["sensitive", "inside_sensitive"], ["shelters", "inside_shelters"], ["teams", "inside_teams"], ["hazards", "inside_hazards"]].forEach(function (pair) {
+    var ppl = inside.people || { count: 0, source: "none" };
+    var h = '<p class="c-people" data-people="' + esc(ppl.count) + '"><strong>' +
+      esc(fmt("people_inside", { n: people(ppl.count) })) + '</strong> <span class="c-muted">' +
+      esc(t("source." + ppl.source, ppl.source)) + "</span></p>";
+    var sensitive = (inside.sensitive || []).slice().sort(function (a, b) {
+      return String(a.kind).localeCompare(String(b.kind)) || String(a.name).localeCompare(String(b.name));
+    });
+    h += "<h4>" + esc(t("inside_sensitive")) + " (" + sensitive.length + ")</h4>";
+    h += '<ul class="c-inside" data-list="sensitive">' + sensitive.map(function (x) {
+      return '<li><span class="c-tag c-site-' + esc(x.kind) + '">' + esc(t("site." + x.kind, x.kind)) + "</span> " + esc(x.name) +
+        (x.occupants ? ' <span class="c-muted">' + esc(fmt("occupants", { n: people(x.occupants) })) + "</span>" : "") + "</li>";
+    }).join("") + "</ul>";
+    var shelters = inside.shelters || [];
+    h += "<h4>" + esc(t("inside_shelters")) + " (" + shelters.length + ")</h4>";
+    h += '<ul class="c-inside" data-list="shelters">' + shelters.map(function (s) {
+      var room = Math.max(0, s.capacity - s.occupancy - (s.reserved || 0));
+      return "<li>" + esc(s.name) + ' <span class="c-muted">' + esc(fmt("shelter_room", { room: people(room), cap: people(s.capacity) })) + "</span></li>";
+    }).join("") + "</ul>";
+    // Teams and hazard points inside: counts, the names folded away.
+    [["teams", "inside_teams"], ["hazards", "inside_hazards"], ["depots", "inside_depots"]].forEach(function (pair) {
       var list = inside[pair[0]] || [];
-      h += "<h4>" + esc(t(pair[1])) + " (" + list.length + ")</h4>";
-      if (list.length) h += '<ul class="c-list c-small">' + list.slice(0, 20).map(function (x) {
-        return "<li>" + esc(x.name) + (x.kind ? ' <span class="c-tag">' + esc(x.kind) + "</span>" : "") + "</li>";
-      }).join("") + (list.length > 20 ? "<li>…</li>" : "") + "</ul>";
+      if (!list.length) return;
+      h += '<details data-list="' + pair[0] + '"><summary>' + esc(t(pair[1])) + " (" + list.length + ')</summary><ul class="c-inside">' +
+        list.map(function (x) {
+          var tag = pair[0] === "teams" ? O.vocab("team_type", x.type) : pair[0] === "hazards" ? O.vocab("hazard_type", x.type) : "";
+          return "<li>" + (tag ? '<span class="c-tag">' + esc(tag) + "</span> " : "") + esc(x.name) + "</li>";
+        }).join("") + "</ul></details>";
     });
     return h;
   }
 
-  $("warning-preview").addEventListener("click", function () {
+  function warningPreview() {
+    if (current === null) return;
     var body = {}; var a = areaSpec(); if (a) body.area = a;
-    api("/api/v1/incidents/" + current + "/alerts/preview", { json: body }).then(function (p) {
+    var id = current;
+    $("warning-preview").disabled = true;
+    api("/api/v1/incidents/" + id + "/alerts/preview", { json: body }).then(function (p) {
+      $("warning-preview").disabled = false;
+      if (id !== current) return;
       state.preview = p;
       drawArea(p.area, "#f9a825", t("alert_area"));
       var el = $("warning-result");
-      el.innerHTML = insideHtml(p.inside);
+      el.innerHTML = '<p class="c-muted">' + esc(specText(p.area_spec)) + "</p>" + insideHtml(p.inside);
       el.hidden = false;
-    }).catch(function (e) { warningError(e); });
-  });
-  $("warning-form").addEventListener("submit", function (e) {
-    e.preventDefault();
+      el.scrollIntoView({ block: "start" });
+    }).catch(function (e) { $("warning-preview").disabled = false; warningError(e); });
+  }
+  function specText(spec) {
+    if (!spec) return "";
+    if (spec.circle) return fmt("spec_circle", { m: people(spec.circle.radius_m) });
+    if (spec.isochrone) return fmt("spec_isochrone", { min: Math.round(spec.isochrone.seconds / 60) });
+    return t("spec_polygon");
+  }
+  $("warning-preview").addEventListener("click", warningPreview);
+  // Enter in a text field must never issue a public warning: only the button does.
+  $("warning-form").addEventListener("submit", function (e) { e.preventDefault(); });
+  $("warning-issue").addEventListener("click", function () {
+    if (current === null || !canWrite) return;
     var body = {}; var a = areaSpec(); if (a) body.area = a;
     [["headline_zh", "w-headline-zh"], ["headline_en", "w-headline-en"], ["instruction_zh", "w-instruction-zh"], ["severity", "w-severity"]].forEach(function (p) {
       var v = $(p[1]).value.trim(); if (v) body[p[0]] = v;
     });
+    var id = current;
     $("warning-issue").disabled = true;
-    api("/api/v1/incidents/" + current + "/alerts", { json: body }).then(function (al) {
+    api("/api/v1/incidents/" + id + "/alerts", { json: body }).then(function (al) {
       $("warning-issue").disabled = !canWrite;
+      if (id !== current) return;
+      state.alert = al;
+      state.preview = { area: al.area, inside: al.inside, area_spec: al.area_spec };
       drawArea(al.area, "#f9a825", t("alert_area"));
       var el = $("warning-result");
-      el.innerHTML = '<p class="c-ok">' + esc(fmt("alert_issued", { id: al.identifier })) + '</p><p><a class="c-btn c-btn-primary" id="cap-download" download href="' +
-        esc(al.cap_url) + '">' + esc(t("cap_download")) + "</a></p>" + insideHtml(al.inside);
+      el.innerHTML = '<p class="c-ok">' + esc(fmt("alert_issued", { id: al.identifier })) + "</p>" +
+        '<p class="c-headline">' + esc(O.pick(al.headline)) + "</p>" +
+        '<p><a class="c-btn c-btn-primary" id="cap-download" download href="' + esc(al.cap_url) + '">' + esc(t("cap_download")) + "</a></p>" +
+        insideHtml(al.inside);
       el.hidden = false;
+      el.scrollIntoView({ block: "start" });
       loadAlerts();
     }).catch(function (e2) { $("warning-issue").disabled = !canWrite; warningError(e2); });
   });
+  function errorText(e) {
+    if (e.status === 404 && !(e.body && e.body.error && e.body.error.field === "id")) return t("not_available");
+    var f = e.body && e.body.error && e.body.error.field;
+    return e.message + (f ? " (" + f + ")" : "");
+  }
   function warningError(e) {
     var el = $("warning-result");
-    el.innerHTML = '<p class="c-error">' + esc(e.status === 404 && !(e.body && e.body.error && e.body.error.field === "id") ? t("not_available") : e.message) + "</p>";
+    el.innerHTML = '<p class="c-error">' + esc(errorText(e)) + "</p>";
     el.hidden = false;
   }
   function loadAlerts() {
     var id = current;
-    return api("/api/v1/alerts").then(function (list) {
+    return api("/api/v1/incidents/" + id + "/alerts").then(function (body) {
       if (id !== current) return;
-      var mine = (Array.isArray(list) ? list : (list.alerts || [])).filter(function (a) { return a.incident_id === id; });
+      var mine = (Array.isArray(body) ? body : (body.alerts || [])).filter(function (a) { return a.status === "active"; });
       $("alert-list").innerHTML = mine.length ? mine.map(function (a) {
-        return '<li data-alert="' + a.id + '"><strong>' + esc(a.headline || a.identifier) + '</strong> <span class="c-tag">' + esc(a.msg_type) + "</span> " +
+        return '<li data-alert="' + a.id + '"><span class="c-tag">' + esc(t("msg." + a.msg_type, a.msg_type)) + "</span> <strong>" +
+          esc(O.pick(a.headline) || a.identifier) + '</strong><div class="c-muted">' + esc(t("sent")) + " " + esc(time(a.sent)) +
+          (a.expires ? " · " + esc(t("expires")) + " " + esc(time(a.expires)) : "") + " · " +
           '<a href="' + esc(a.cap_url || "/api/v1/alerts/" + a.id + ".cap") + '" download>CAP</a>' +
-          (canWrite ? ' <button class="c-btn c-small" data-cancel="' + a.id + '">' + esc(t("cancel_alert")) + "</button>" : "") + "</li>";
+          (canWrite ? ' <button type="button" class="c-btn c-small" data-cancel="' + a.id + '">' + esc(t("cancel_alert")) + "</button>" : "") + "</div></li>";
       }).join("") : '<li class="c-muted">' + esc(t("none_yet")) + "</li>";
       $("alert-list").querySelectorAll("[data-cancel]").forEach(function (b) {
         b.addEventListener("click", function () {
-          api("/api/v1/alerts/" + b.getAttribute("data-cancel") + "/cancel", { json: {} }).then(loadAlerts).catch(failed);
+          if (!window.confirm(t("confirm_cancel"))) return;
+          b.disabled = true;
+          api("/api/v1/alerts/" + b.getAttribute("data-cancel") + "/cancel", { json: {} }).then(loadAlerts).catch(function (e) { b.disabled = false; failed(e); });
         });
       });
     }).catch(function (e) {
@@ -654,45 +718,89 @@
   }
 
   // ------------------------------------------------------------------ evacuation
-  function drawEvacuation(ev) {
+  function drawEvacuation(ev, fit) {
     areaLayer.clearLayers();
-    var zone = L.geoJSON(ev.zone, { pane: "areas", style: { color: "#c62828", weight: 2, dashArray: "6 4", fillOpacity: 0.12 } })
+    var zone = L.geoJSON(ev.zone, { pane: "areas", style: { color: "#c62828", weight: 2, dashArray: "6 4", fillColor: "#c62828", fillOpacity: 0.12 } })
       .bindTooltip(esc(t("evac_zone")), { sticky: true }).addTo(areaLayer);
+    var bounds = zone.getBounds();
     var most = 1;
     ev.flows.forEach(function (f) { most = Math.max(most, f.people); });
     ev.flows.forEach(function (f) {
-      L.geoJSON(f.route, { pane: "routes", style: { color: "#2e7d32", opacity: 0.7, weight: 2 + 6 * f.people / most } })
-        .bindTooltip(f.people + " → " + esc(f.shelter_name) + " · " + esc(minutes(f.duration_s)), { sticky: true }).addTo(areaLayer);
+      if (!f.route) return;
+      var line = L.geoJSON(f.route, { pane: "routes", style: { color: "#2e7d32", opacity: 0.75, weight: 2 + 6 * f.people / most } })
+        .bindTooltip(esc(fmt("flow", { n: people(f.people), to: f.shelter_name, min: minutes(f.duration_s) })), { sticky: true }).addTo(areaLayer);
+      bounds.extend(line.getBounds());
     });
     ev.shelters.forEach(function (s) {
-      L.circleMarker([s.at[1], s.at[0]], { pane: "routes", radius: 8 + Math.min(s.load / 50, 10), color: "#fff", weight: 2, fillColor: "#2e7d32", fillOpacity: 0.95 })
-        .bindTooltip(esc(s.name) + " +" + s.load, { permanent: s.load > 0, direction: "right" }).addTo(areaLayer);
+      if (!s.load) return;
+      L.circleMarker([s.at[1], s.at[0]], { pane: "routes", radius: 7 + Math.min(Math.sqrt(s.load) / 2, 10), color: "#fff", weight: 2, fillColor: "#1b5e20", fillOpacity: 0.95 })
+        .bindTooltip(esc(s.name) + " +" + people(s.load), { direction: "right" }).addTo(areaLayer);
+      bounds.extend([s.at[1], s.at[0]]);
     });
-    map.fitBounds(zone.getBounds().pad(0.6));
-    var h = "<p><strong>" + esc(fmt("demand", { people: ev.demand.people, points: ev.demand.points })) + "</strong></p>";
-    h += '<table class="c-table" id="evac-shelters"><thead><tr><th>' + esc(t("shelter")) + "</th><th>" + esc(t("load")) + "</th><th>" + esc(t("room_left")) + "</th></tr></thead><tbody>" +
-      ev.shelters.filter(function (s) { return s.load > 0; }).map(function (s) {
-        return "<tr><td>" + esc(s.name) + '</td><td class="c-num">' + s.load + '</td><td class="c-num">' + s.room_left + "</td></tr>";
-      }).join("") + "</tbody></table>";
-    if (ev.unassigned && ev.unassigned.people) h += '<p class="c-bad">' + esc(fmt("unassigned", { n: ev.unassigned.people })) + "</p>";
-    h += '<p class="c-muted">' + esc(fmt("person_time", { total: (ev.total_person_s / 3600).toFixed(1), greedy: (ev.greedy_total_person_s / 3600).toFixed(1) })) + "</p>";
+    var stranded = (ev.unassigned && ev.unassigned.areas) || [];
+    stranded.forEach(function (a, i) {
+      L.circleMarker([a.at[1], a.at[0]], { pane: "routes", radius: 6 + Math.min(Math.sqrt(a.people) / 3, 8), color: "#fff", weight: 2, fillColor: "#b71c1c", fillOpacity: 0.95 })
+        .bindTooltip(esc(fmt("unassigned_here", { n: people(a.people) })) + "<br>" + esc(t("reason." + a.reason, a.reason)),
+          { direction: "right", permanent: i < 3, className: "c-stranded" }).addTo(areaLayer);
+    });
+    if (fit && bounds.isValid()) map.fitBounds(bounds.pad(0.08), { maxZoom: 17 });
+    var h = '<p class="c-muted">' + esc(specText(state.evacSpec) || t("spec_plan")) + "</p>";
+    h += '<p data-people="' + esc(ev.demand.people) + '"><strong>' + esc(fmt("demand", { people: people(ev.demand.people), points: ev.demand.points })) +
+      '</strong> <span class="c-muted">' + esc(t("source." + ev.demand.source, ev.demand.source)) + "</span></p>";
+    var used = ev.shelters.filter(function (s) { return s.load > 0; });
+    h += '<table class="c-table" id="evac-shelters"><thead><tr><th>' + esc(t("shelter")) + '</th><th class="c-num">' + esc(t("load")) +
+      '</th><th class="c-num">' + esc(t("room_left")) + "</th></tr></thead><tbody>" +
+      used.map(function (s) {
+        return '<tr data-shelter="' + s.id + '"><td>' + esc(s.name) + '</td><td class="c-num">' + people(s.load) + '</td><td class="c-num">' +
+          people(s.room_left) + ' <span class="c-muted">/ ' + people(s.capacity) + "</span></td></tr>";
+      }).join("") + (used.length ? "" : '<tr><td colspan="3" class="c-muted">' + esc(t("none_yet")) + "</td></tr>") + "</tbody></table>";
+    if (ev.unassigned && ev.unassigned.people) {
+      h += '<p class="c-bad" id="evac-unassigned" data-people="' + esc(ev.unassigned.people) + '"><strong>' + esc(fmt("unassigned", { n: people(ev.unassigned.people) })) + "</strong></p>";
+      h += '<ul class="c-inside" data-list="unassigned">' + stranded.map(function (a) {
+        return '<li><span class="c-tag c-tag-bad">' + esc(t("reason." + a.reason, a.reason)) + "</span> " + esc(fmt("occupants", { n: people(a.people) })) + "</li>";
+      }).join("") + "</ul>";
+    }
+    if (ev.mean_duration_s !== null && ev.mean_duration_s !== undefined) {
+      h += '<p class="c-muted">' + esc(fmt("person_time", { mean: minutes(ev.mean_duration_s), total: (ev.total_person_s / 3600).toFixed(1) }));
+      var greedy = ev.greedy_total_person_s;
+      if (greedy && greedy > ev.total_person_s * 1.005) {
+        h += " · " + esc(fmt("saved_vs_nearest", { pct: Math.round(100 * (1 - ev.total_person_s / greedy)) + "%" }));
+      }
+      h += "</p>";
+    }
     if (ev.committed) h = '<p class="c-ok">' + esc(fmt("evac_committed", { id: ev.id })) + "</p>" + h;
     $("evac-result").innerHTML = h;
     $("evac-result").hidden = false;
   }
   function evacuation(commit) {
+    if (current === null) return;
+    // A commit computes again from the same request as the preview shown (never from the
+    // drawn polygon: that could differ from the spec, e.g. reach outside the service area).
+    var spec = commit ? state.evacSpec : specFrom("e-kind", "e-size");
     var body = { commit: commit };
-    if (commit && state.evac && state.evac.zone) body.zone = state.evac.zone;
+    if (spec) body.zone = spec;
+    var id = current;
     $("evac-commit").disabled = true;
-    api("/api/v1/incidents/" + current + "/evacuation", { json: body }).then(function (ev) {
+    $("evac-preview").disabled = true;
+    api("/api/v1/incidents/" + id + "/evacuation", { json: body }).then(function (ev) {
+      $("evac-preview").disabled = false;
+      if (id !== current) return;
       state.evac = ev;
-      drawEvacuation(ev);
-      $("evac-commit").disabled = !canWrite || ev.committed;
+      state.evacSpec = spec;
+      drawEvacuation(ev, true);
+      $("evac-result").scrollIntoView({ block: "start" });
+      $("evac-commit").disabled = !canWrite || ev.committed || !ev.flows.length;
+      if (ev.committed) toast(fmt("evac_committed", { id: ev.id }));
     }).catch(function (e) {
-      $("evac-result").innerHTML = '<p class="c-error">' + esc(e.status === 404 && !(e.body && e.body.error && e.body.error.field === "id") ? t("not_available") : e.message) + "</p>";
+      $("evac-preview").disabled = false;
+      $("evac-commit").disabled = !canWrite || !state.evac || state.evac.committed;
+      $("evac-result").innerHTML = '<p class="c-error">' + esc(errorText(e)) + "</p>";
       $("evac-result").hidden = false;
     });
   }
+  ["e-kind", "e-size"].forEach(function (k) {
+    $(k).addEventListener("change", function () { $("evac-commit").disabled = true; });  // preview again first
+  });
   $("evac-preview").addEventListener("click", function () { evacuation(false); });
   $("evac-commit").addEventListener("click", function () { evacuation(true); });
 
@@ -716,7 +824,14 @@
       $("tab-" + n).tabIndex = n === name ? 0 : -1;
       $("pane-" + n).hidden = n !== name;
     });
-    if (name !== "warning" && name !== "evacuation") areaLayer.clearLayers();
+    // The map shows what the open tab is about: the proposal, the alert area, or the evacuation.
+    areaLayer.clearLayers();
+    var proposalOn = (name === "response" || name === "timeline") && $("toggle-proposal").checked;
+    if (proposalOn) map.addLayer(proposalLayer); else map.removeLayer(proposalLayer);
+    if (name === "warning" && $("w-kind").value === "plan") sizeFollowsKind("w-kind", "w-size", "alert_area");
+    if (name === "evacuation" && $("e-kind").value === "plan") sizeFollowsKind("e-kind", "e-size", "evacuation");
+    if (name === "warning" && state.preview) drawArea(state.preview.area, "#f9a825", t("alert_area"));
+    if (name === "evacuation" && state.evac) drawEvacuation(state.evac, false);
     $("incident-view").scrollIntoView({ block: "start" });
   }
   TABS.forEach(function (n, i) {

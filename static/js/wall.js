@@ -60,7 +60,8 @@
   legend.onAdd = function () {
     var div = L.DomUtil.create("div", "wall-legend");
     var rows = [
-      ["dot", LEVEL_COLORS.I, t("incidents")],
+      // incidents are coloured by level (I to IV), as in the level chips of the panel
+      ["dot", "conic-gradient(" + LEVEL_COLORS.I + " 0 25%, " + LEVEL_COLORS.II + " 0 50%, " + LEVEL_COLORS.III + " 0 75%, " + LEVEL_COLORS.IV + " 0)", t("incidents")],
       ["dot", TEAM_COLORS.available, t("teams") + " · " + O.vocab("team_status", "available")],
       ["dot", TEAM_COLORS.en_route, t("teams") + " · " + O.vocab("team_status", "en_route")],
       ["dot", TEAM_COLORS.on_scene, t("teams") + " · " + O.vocab("team_status", "on_scene")],
@@ -166,7 +167,10 @@
       });
       flows[incidentId] = group;
       flowGroup.addLayer(group);
-      evacPeople[incidentId] = list.reduce(function (s, ev) { return s + (ev.assigned || (ev.demand && ev.demand.people) || ev.people || 0); }, 0);
+      // People on their way to a shelter: those assigned a place by evacuations still in force.
+      evacPeople[incidentId] = list.reduce(function (s, ev) {
+        return ev.status && ev.status !== "committed" ? s : s + (ev.assigned !== undefined ? ev.assigned : (ev.people || 0));
+      }, 0);
     });
   }
   var evacPeople = {};
@@ -174,7 +178,7 @@
     if (!a || a.id === undefined) return;
     removeAlert(a.id);
     if (!a.area) return;
-    alerts[a.id] = L.geoJSON(a.area, { renderer: areaRenderer, pane: "areas", style: { color: "#ff3d00", weight: 3, fillColor: "#ff3d00", fillOpacity: 0.18 } });
+    alerts[a.id] = L.geoJSON(a.area, { renderer: areaRenderer, pane: "areas", style: { color: "#ff3d00", weight: 3, fillColor: "#ff3d00", fillOpacity: 0.1 } });
     alertGroup.addLayer(alerts[a.id]);
   }
   function removeAlert(id) {
