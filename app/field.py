@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from app.api import params
+from app.errors import BadRequest
 from app.extensions import db, state
 from app.services import dispatch as dispatch_service
+from app.services import routing as routing_service
 
 blueprint = Blueprint("field", __name__)
 GPX_NS = "http://www.topografix.com/GPX/1/1"
@@ -21,6 +23,37 @@ GPX_NS = "http://www.topografix.com/GPX/1/1"
 def _links() -> dispatch_service.Links:
     cfg = current_app.config
     return dispatch_service.Links(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+
+
+#: Largest box of roads a phone may ask for (degrees each way): a district, not a city.
+FIELD_ROADS_SPAN_DEG = 0.25
+
+
+@blueprint.get("/r/<token>/roads.json")
+def roads(token: str) -> Response | tuple[Response, int]:
+    """The roads in a box around the route, for the phone's offline base map: the signed link
+    is the credential, like the page itself."""
+    try:
+        dispatch_service.field_check(db(), _links(), token)
+    except dispatch_service.LinkInvalid as err:
+        return jsonify(
+            {"error": {"code": "link", "message": err.message, "field": "token"}}
+        ), err.status
+    bbox = params.bbox(request.args.get("bbox"))
+    if bbox is None:
+        raise BadRequest("bbox is required: min_lon,min_lat,max_lon,max_lat", field="bbox")
+    answer = routing_service.roads(
+        state().graphs,
+        None,
+        bbox=bbox,
+        max_span_deg=FIELD_ROADS_SPAN_DEG,
+        decimals=5,
+        properties=False,
+    )
+    resp = jsonify(answer)
+    resp.mimetype = "application/geo+json"
+    resp.cache_control.max_age = 3600
+    return resp
 
 
 @blueprint.get("/r/<token>")

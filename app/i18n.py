@@ -61,6 +61,7 @@ VOCABULARIES: Mapping[str, Mapping[str, tuple[str, str]]] = {
     "shelter_status": enums.SHELTER_STATUSES,
     "shelter_type": enums.SHELTER_TYPES,
     "hazard_type": enums.HAZARD_TYPES,
+    "site_type": enums.SITE_TYPES,
     "risk_level": enums.RISK_LEVELS,
     "incident_status": enums.INCIDENT_STATUSES,
     "incident_level": LEVELS,

@@ -3,7 +3,7 @@ service once, and serialises."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from app.api import blueprint, params
 from app.extensions import db, state
@@ -23,7 +23,13 @@ def graphs() -> Response:
 
 @blueprint.get("/graphs/<name>/roads")
 def graph_roads(name: str) -> Response:
-    resp = jsonify(service.roads(state().graphs, None if name == "default" else name))
+    resp = jsonify(
+        service.roads(
+            state().graphs,
+            None if name == "default" else name,
+            bbox=params.bbox(request.args.get("bbox")),
+        )
+    )
     resp.mimetype = "application/geo+json"
     resp.cache_control.max_age = 3600
     return resp

@@ -384,6 +384,11 @@ LINK_STATUSES = {
 }
 
 
+def field_check(session: Session, links: Links, token: str) -> int:
+    """The dispatch id of a live field link (raises :class:`LinkInvalid` otherwise)."""
+    return int(links.check(session, token).id)
+
+
 def field_view(session: Session, links: Links, token: str) -> dict[str, Any]:
     d = links.check(session, token)
     team = repo.get_row(session, "teams", d.team_id)

@@ -340,24 +340,40 @@ def matrix(
     }
 
 
-def roads(store: GraphStore, name: str | None) -> dict[str, Any]:
+def roads(
+    store: GraphStore,
+    name: str | None,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    max_span_deg: float | None = None,
+    decimals: int = 6,
+    properties: bool = True,
+) -> dict[str, Any]:
     """The graph's roads as a GeoJSON FeatureCollection (one line per street piece, both
-    directions as one), for drawing an offline base map."""
+    directions as one), for drawing an offline base map; only the pieces that meet ``bbox``
+    (lon/lat) when given, which may span at most ``max_span_deg`` degrees each way."""
     engine = store.engine(name)
     g = engine.g
+    if bbox is not None:
+        if max_span_deg is not None and max(bbox[2] - bbox[0], bbox[3] - bbox[1]) > max_span_deg:
+            msg = f"bbox may span at most {max_span_deg:g} degrees"
+            raise BadRequest(msg, field="bbox")
+        ids = np.sort(engine.edge_tree.query(shapely.box(*bbox), predicate="intersects"))
+    else:
+        ids = np.arange(g.n_edges)
     feats = []
-    for e in range(g.n_edges):
+    keep = set(ids.tolist())
+    for e in ids.tolist():
         tw = int(g.edge_twin[e])
-        if 0 <= tw < e:
+        if 0 <= tw < e and tw in keep:  # both directions drawn once
             continue
-        feats.append(
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": np.round(g.edge_coords(e), 6).tolist(),
-                },
-                "properties": {"name": g.street(e), "oneway": tw < 0},
-            }
-        )
+        feat: dict[str, Any] = {
+            "type": "Feature",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": np.round(g.edge_coords(e), decimals).tolist(),
+            },
+            "properties": {"name": g.street(e), "oneway": tw < 0} if properties else {},
+        }
+        feats.append(feat)
     return {"type": "FeatureCollection", "features": feats, "graph": g.name}

@@ -1059,3 +1059,33 @@ def test_a_claim_never_filled_is_waited_for_at_most_a_while(
     got = proposal(client, auth, inc["id"])
     assert got["cached"] is False
     assert got["allocation"] == first["allocation"]
+
+
+def test_the_phone_gets_the_roads_around_its_route_with_its_link(client, auth, city, engine):
+    _, answer = committed(client, auth)
+    d = first_team_dispatch(answer)
+    token = d["link"].rsplit("/", 1)[1]
+    xs = [p[0] for p in d["route"]["coordinates"]]
+    ys = [p[1] for p in d["route"]["coordinates"]]
+    bbox = (min(xs) - 0.002, min(ys) - 0.001, max(xs) + 0.002, max(ys) + 0.001)
+    url = f"/r/{token}/roads.json?bbox=" + ",".join(f"{v:.6f}" for v in bbox)
+    r = client.get(url)  # no login: the signed link is the credential
+    assert r.status_code == 200 and r.mimetype == "application/geo+json"
+    lines = [shapely.LineString(f["geometry"]["coordinates"]) for f in r.get_json()["features"]]
+    box = shapely.box(*bbox)
+    assert lines and all(line.intersects(box) for line in lines)
+    meeting = set(engine.edge_tree.query(box, predicate="intersects").tolist())
+    pieces = {
+        e
+        for e in meeting
+        if not (int(engine.g.edge_twin[e]) in meeting and engine.g.edge_twin[e] < e)
+    }
+    assert len(lines) == len(pieces)  # every street piece in the box, each direction pair once
+    # what the route drives on is in the answer
+    route_line = shapely.LineString(d["route"]["coordinates"])
+    assert shapely.union_all(lines).buffer(1e-5).covers(route_line)
+    assert client.get(f"/r/{token}/roads.json").status_code == 400
+    wide = f"/r/{token}/roads.json?bbox=24.60,60.10,24.99,60.20"
+    assert error_of(client.get(wide), 400)["field"] == "bbox"
+    forged = f"/r/{token[:-2]}xx/roads.json?bbox=" + ",".join(map(str, bbox))
+    assert client.get(forged).status_code in (403, 404)
