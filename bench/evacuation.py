@@ -42,6 +42,7 @@ import shapely  # noqa: E402
 from bench.common import write_report  # noqa: E402
 from routing import evacuation as ev  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
+from routing import zone_rule  # noqa: E402
 from routing.engine import Engine  # noqa: E402
 
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
@@ -86,7 +87,7 @@ def scene(
     weight = eng.length[inside] / eng.length[inside].sum()
     edges = rng.choice(inside, args.demands, p=weight)
     t = rng.random(args.demands)
-    lon, lat, _, first = ev.sample_pieces(eng, edges, t, t, 1.0)
+    lon, lat, _, first = zone_rule.sample_pieces(eng, edges, t, t, 1.0)
     lon, lat = lon[first], lat[first]
     people = rng.integers(1, 41, args.demands)
     demands = [

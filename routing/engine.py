@@ -668,8 +668,8 @@ class Engine:
                 steps[-1][2] += seg_len
                 steps[-1][3] += seg_time
             elif frac > 0 or not steps:
-                before = _bearing(prev_part, start=False) if prev_part is not None else None
-                maneuver = "depart" if not steps else _turn(before, _bearing(part, start=True))
+                before = bearing(prev_part, start=False) if prev_part is not None else None
+                maneuver = "depart" if not steps else turn(before, bearing(part, start=True))
                 steps.append([name, part[0], seg_len, seg_time, maneuver])
             if len(part) >= 2 and frac > 0:
                 prev_part = part
@@ -1035,7 +1035,15 @@ def _haversine(lon1: object, lat1: object, lon2: float, lat2: float) -> np.ndarr
     return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
 
 
-def _bearing(xy: np.ndarray, *, start: bool) -> float | None:
+def bearing(xy: np.ndarray, *, start: bool) -> float | None:
+    """Compass bearing (degrees clockwise from north, 0-360) of a lon/lat polyline's first
+    segment (``start=True``) or last one, measured on a local equirectangular projection.
+
+    Returns
+    -------
+    float or None
+        None when the polyline has fewer than two points or that segment has no length.
+    """
     if len(xy) < 2:
         return None
     (x0, y0), (x1, y1) = (xy[0], xy[1]) if start else (xy[-2], xy[-1])
@@ -1046,7 +1054,10 @@ def _bearing(xy: np.ndarray, *, start: bool) -> float | None:
     return math.degrees(math.atan2(dx, dy)) % 360.0
 
 
-def _turn(before: float | None, after: float | None) -> str:
+def turn(before: float | None, after: float | None) -> str:
+    """The maneuver from bearing ``before`` to bearing ``after`` (degrees): ``continue`` (under
+    20 degrees, or a bearing unknown), ``slight``/``turn``/``sharp`` ``left``/``right`` (under 45,
+    135, 170 degrees), else ``u-turn``."""
     if before is None or after is None:
         return "continue"
     delta = (after - before + 540.0) % 360.0 - 180.0

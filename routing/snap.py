@@ -21,6 +21,12 @@ from routing.graph import RoadGraph
 EARTH_R = 6_371_008.8
 CELL_M = 100.0
 END_EPS_M = 1e-6  # a projection this close to an end of an edge is at the junction
+#: Points that :meth:`Snapper.snap_many` snaps together (bounds its memory: a few hundred
+#: candidate segments per point).
+MANY_BLOCK = 4096
+#: Points farther than this many cells from the origin of the projection are left to
+#: :meth:`Snapper.snap` (their cell numbers would not fit the vectorised arithmetic).
+GRID_LIMIT = 2.0**50
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,14 @@ class Snapper:
         found = self._best(px, py, max_m, blocked)
         if found is None or float(found[1].min()) > max_m:
             raise self._too_far(lon, lat, max_m, field, self._exact_min(px, py, blocked))
+        return self._snaps(found, blocked)
+
+    def _snaps(
+        self,
+        found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        blocked: np.ndarray | None,
+    ) -> list[Snap]:
+        """One :class:`Snap` per open edge among the nearest segments, lowest edge id first."""
         segs, d, t, qx, qy = found
         out: dict[int, Snap] = {}
         for i in np.argsort(self.seg_edge[segs], kind="stable"):
@@ -227,7 +241,14 @@ class Snapper:
         blocked: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`snap` of many points to their first snap: ``(edge, t, distance_m, snap_lon,
-        snap_lat)`` arrays; ``edge`` is -1 where no open road lies within ``max_m``."""
+        snap_lat)`` arrays in input order; ``edge`` is -1 (``t`` 0, ``distance_m`` inf, the
+        snap at the point itself) where no open road lies within ``max_m`` metres.
+
+        The answers are those of :meth:`snap`, bit for bit. Points are taken in blocks of
+        :data:`MANY_BLOCK`, vectorised over the cells of snap's first look (the square of
+        half-width one cell around each point); a point whose nearest open road lies outside
+        that square goes through snap's widening search alone.
+        """
         lon = np.asarray(lon, dtype=np.float64)
         lat = np.asarray(lat, dtype=np.float64)
         n = lon.size
@@ -235,13 +256,93 @@ class Snapper:
         t = np.zeros(n)
         dist = np.full(n, np.inf)
         out_lon, out_lat = lon.copy(), lat.copy()
-        for i in range(n):
-            try:
-                s = self.snap(float(lon[i]), float(lat[i]), max_m=max_m, blocked=blocked)[0]
-            except SnapTooFar:
+        out = (edge, t, dist, out_lon, out_lat)
+        with np.errstate(invalid="ignore", over="ignore"):
+            px, py = lon * self.kx, lat * self.ky
+            fits = np.isfinite(px) & np.isfinite(py)
+            fits &= (np.abs(px) < GRID_LIMIT * self.cell) & (np.abs(py) < GRID_LIMIT * self.cell)
+        todo = np.flatnonzero(fits)
+        slow = [np.flatnonzero(~fits)]
+        for b0 in range(0, todo.size, MANY_BLOCK):
+            idx = todo[b0 : b0 + MANY_BLOCK]
+            decided, near, found = self._first_look(px[idx], py[idx], max_m, blocked)
+            slow.append(idx[~decided])
+            for arr, values in zip(out, found, strict=True):
+                arr[idx[near]] = values
+        for i in np.sort(np.concatenate(slow)):
+            x, y = float(lon[i]) * self.kx, float(lat[i]) * self.ky
+            found_i = self._best(x, y, max_m, blocked)
+            if found_i is None or float(found_i[1].min()) > max_m:
                 continue
+            s = self._snaps(found_i, blocked)[0]
             edge[i], t[i], dist[i], out_lon[i], out_lat[i] = s.edge, s.t, s.distance_m, s.lon, s.lat
-        return edge, t, dist, out_lon, out_lat
+        return out
+
+    def _first_look(
+        self, px: np.ndarray, py: np.ndarray, max_m: float, blocked: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """The first round of :meth:`_best` (radius one cell) for many projected points, with
+        :meth:`_snaps`' choice of the first snap: ``(decided, near, (edge, t, distance_m,
+        snap_lon, snap_lat))``. ``decided`` marks the points this round answers, ``near`` those
+        of them with an open road within ``max_m`` (the arrays hold their answers, in order)."""
+        owner, segs = self._cells_around(px, py)
+        if blocked is not None and segs.size:
+            keep = ~self._shut(segs, blocked)
+            owner, segs = owner[keep], segs[keep]
+        d, f, qx, qy = self._dist(segs, px[owner], py[owner])
+        best = np.full(px.size, np.inf)
+        np.minimum.at(best, owner, d)
+        decided = best <= self.cell  # empty squares widen in snap: they stay undecided
+        near = decided & (best <= max_m)
+        # snap's choice: the lowest edge id, then segment id, within 1e-9 m of the best
+        pick = np.flatnonzero(near[owner] & (d <= best[owner] + 1e-9))
+        pick = pick[np.lexsort((segs[pick], self.seg_edge[segs[pick]], owner[pick]))]
+        pick = pick[np.r_[True, owner[pick][1:] != owner[pick][:-1]]] if pick.size else pick
+        s = segs[pick]
+        e = self.seg_edge[s].astype(np.int64)
+        if blocked is not None:  # _open_direction
+            tw = np.asarray(self.graph.edge_twin)[e].astype(np.int64)
+            flip = blocked[e] & (tw >= 0)
+            flip &= ~blocked[np.maximum(tw, 0)]
+            e = np.where(flip, tw, e)
+        frac = self._fractions(s, f[pick], e)
+        found = (e, frac, d[pick], qx[pick] / self.kx, qy[pick] / self.ky)
+        return decided, near, found
+
+    def _cells_around(self, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_segments_near` with radius one cell, for many points: ``(point, segment)``
+        pairs (a segment may come more than once for a point). Points whose square would span
+        more than four columns get none (snap answers them)."""
+        c = self.cell
+        x0 = np.floor((px - c) / c).astype(np.int64) - self.cx0
+        x1 = np.floor((px + c) / c).astype(np.int64) - self.cx0
+        y0 = np.maximum(np.floor((py - c) / c).astype(np.int64) - self.cy0, 0)
+        y1 = np.minimum(np.floor((py + c) / c).astype(np.int64) - self.cy0, self.ny - 1)
+        usable = (y1 >= y0) & (x1 - x0 <= 3)
+        keys, ptr = np.asarray(self.cell_keys), np.asarray(self.cell_ptr)
+        points, starts, ends = [], [], []
+        for k in range(4):
+            col = x0 + k
+            ok = np.flatnonzero(usable & (col >= 0) & (col <= x1))
+            lo = np.searchsorted(keys, col[ok] * self.ny + y0[ok], side="left")
+            hi = np.searchsorted(keys, col[ok] * self.ny + y1[ok], side="right")
+            some = hi > lo
+            points.append(ok[some])
+            starts.append(ptr[lo[some]])
+            ends.append(ptr[hi[some]])
+        p, a = np.concatenate(points), np.concatenate(starts).astype(np.int64)
+        cnt = np.concatenate(ends).astype(np.int64) - a
+        first = np.cumsum(cnt) - cnt
+        pos = np.repeat(a - first, cnt) + np.arange(int(cnt.sum()))
+        return np.repeat(p, cnt), np.asarray(self.cell_seg)[pos].astype(np.int64)
+
+    def _fractions(self, s: np.ndarray, t: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """:meth:`_fraction` for many (segment, t, edge) triples."""
+        along = self.seg_start[s] + t * self.seg_len[s]
+        mlen = self.edge_mlen[e]
+        mid = np.divide(along, mlen, out=np.zeros(along.shape), where=mlen > 0)
+        frac = np.where(along <= END_EPS_M, 0.0, np.where(mlen - along <= END_EPS_M, 1.0, mid))
+        return np.where(self.rep[e] != e, 1.0 - frac, frac)
 
     def _fraction(self, s: int, t: float, e: int) -> float:
         """Fraction along edge ``e`` of the point at ``t`` on segment ``s`` (of e or its twin)."""
@@ -266,10 +367,13 @@ class Snapper:
     def _open(self, segs: np.ndarray, blocked: np.ndarray | None) -> np.ndarray:
         if blocked is None or segs.size == 0:
             return segs
+        return segs[~self._shut(segs, blocked)]
+
+    def _shut(self, segs: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+        """Segments whose street is closed both ways (or its only way)."""
         e = self.seg_edge[segs]
         tw = np.asarray(self.graph.edge_twin)[e]
-        shut = blocked[e] & ((tw < 0) | blocked[np.maximum(tw, 0)])
-        return segs[~shut]
+        return blocked[e] & ((tw < 0) | blocked[np.maximum(tw, 0)])
 
     def _dist(self, segs: np.ndarray, px: float, py: float) -> tuple[np.ndarray, ...]:
         ax, ay, bx, by = self.ax[segs], self.ay[segs], self.bx[segs], self.by[segs]

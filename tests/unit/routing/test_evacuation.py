@@ -19,6 +19,8 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from routing import evacuation as ev
+from routing import transport as tp
+from routing import zone_rule as zr
 from routing.engine import Closures, Engine
 from routing.errors import BadRequest, NoPath
 from routing.evacuation import Demand, Shelter, plan_evacuation
@@ -111,7 +113,7 @@ def test_transport_equals_brute_force_on_random_tables(seed):
     cost[~np.isfinite(cost).any(axis=1), 0] = 30.0
     people = rng.integers(0, 3, m)
     room = rng.integers(0, 4, s)
-    flow, left = ev.transport(cost, people, room)
+    flow, left = tp.transport(cost, people, room)
     assert (flow.sum(axis=1) + left == people).all()
     assert (flow.sum(axis=0) <= room).all()
     assert (flow[~np.isfinite(cost)] == 0).all()
@@ -146,7 +148,7 @@ def test_transport_equals_linear_programming_on_larger_tables(seed, share):
     cost[~np.isfinite(cost).any(axis=1), 0] = 500.0
     people = rng.integers(1, 12, m)
     room = np.full(s, int(people.sum() * share / s))
-    for method in (ev.transport, ev._aggregated):
+    for method in (tp.transport, tp.transport_grouped):
         flow, left = method(cost, people, room)
         assert (flow.sum(axis=1) + left == people).all()
         assert (flow.sum(axis=0) <= room).all()
@@ -157,7 +159,7 @@ def test_transport_equals_linear_programming_on_larger_tables(seed, share):
 
 def test_identical_demands_are_solved_once_and_split_in_order():
     cost = np.array([[10.0, 20.0], [10.0, 20.0], [10.0, 20.0]])
-    flow, left = ev._aggregated(cost, np.array([2, 2, 2]), np.array([3, 1]))
+    flow, left = tp.transport_grouped(cost, np.array([2, 2, 2]), np.array([3, 1]))
     assert flow.tolist() == [[2, 0], [1, 1], [0, 0]]
     assert left.tolist() == [0, 0, 2]
 
@@ -223,7 +225,7 @@ def test_greedy_takes_the_nearest_first_and_can_cost_more(grid):
 
 
 def test_inward_pieces_are_closed_outward_ones_open(grid):
-    rule = ev.ZoneDepth(grid, ZONE, tolerance_m=10.0)
+    rule = zr.ZoneDepth(grid, ZONE, tolerance_m=10.0)
     closed = rule.closed_edges()
     g = grid.g
 
@@ -247,7 +249,7 @@ def test_a_road_cutting_a_corner_of_the_zone_is_closed():
     assert line.intersects(zone) and not any(
         zone.contains(shapely.Point(at(*p))) for p in ((1, 4), (1.2, 1.6), (4, 1))
     )
-    closed = ev.ZoneDepth(eng, zone, tolerance_m=10.0).closed_edges()
+    closed = zr.ZoneDepth(eng, zone, tolerance_m=10.0).closed_edges()
     diag = np.flatnonzero(np.asarray(eng.g.edge_time) == 20.0)
     long = [e for e in diag if len(eng.g.edge_coords(e)) == 3]
     assert len(long) == 2 and closed[long].all()
@@ -366,7 +368,7 @@ def scene(helsinki):
     return zone, demands, shelters
 
 
-def depth_checked(rule: ev.ZoneDepth, eng: Engine, route, tol: float) -> None:
+def depth_checked(rule: zr.ZoneDepth, eng: Engine, route, tol: float) -> None:
     """Every metre of the route: never deeper than the junction it last passed (+ tol), and
     the junctions' depths never increase."""
     xy = route.coords
@@ -467,7 +469,7 @@ def test_vectorised_snapping_equals_the_snapper(helsinki):
     idx = rng.integers(0, g.n_nodes, 300)
     lon = np.asarray(g.node_lon)[idx] + rng.normal(0, 8e-4, 300)
     lat = np.asarray(g.node_lat)[idx] + rng.normal(0, 4e-4, 300)
-    edge, t = ev.snap_points(helsinki, lon, lat, None)
+    edge, t, _, _, _ = helsinki.snapper.snap_many(lon, lat, max_m=helsinki.max_snap_m)
     for k in range(300):
         s = helsinki.snapper.snap(float(lon[k]), float(lat[k]), max_m=helsinki.max_snap_m)[0]
         assert (edge[k], t[k]) == (s.edge, pytest.approx(s.t, abs=1e-9))
