@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
+from app import compress, errors
 from app import config as config_mod
-from app import errors
 from app.events import Publisher
 from app.extensions import State, close_db
 from gis.geometry import ServiceArea
@@ -79,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(close_db)
     errors.register(app)
+    compress.init_app(app)
 
     from app import auth, cli, console, field, i18n, live, web
     from app.api import blueprint as api_blueprint
