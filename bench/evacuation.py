@@ -1,10 +1,16 @@
-"""Evacuation benchmark: the optimal assignment against greedy-nearest-with-room on Porto.
+"""Evacuation benchmark: the optimal assignment against greedy-nearest-with-room on Porto, on
+foot and by car.
 
 A circular danger zone (``--radius-m``, default 1.7 km) in central Porto; ``--demands`` demand
 points (default 5,000) at seeded random places on the roads inside it, 1-40 people each;
 ``--shelters`` shelters (default 30) at random junctions 2-5 km from the zone's centre, their room
 summing to 110 % of the people who have a way out that never goes deeper (and, in a second
 scenario, to 80 %, to show the shortfall); the others are reported unreachable whatever the room.
+
+Each scenario runs in each travel mode (``--modes``, default both): ``walk`` (every road both
+ways at 1.3 m/s, :func:`routing.graph.walking`, the service's default) and ``drive`` (the graph
+as imported: car speeds, one-way streets). The same people and shelter places are used in both;
+the room is set per mode from the people who have a way out in that mode.
 
 Measured per scenario: :func:`routing.evacuation.plan_evacuation` end to end (placing the points,
 the "never deeper" rule, one reverse search per shelter, the optimal assignment), median and p95
@@ -18,6 +24,7 @@ Usage::
 
     python bench/evacuation.py [--demands 5000] [--shelters 30] [--runs 5] [--radius-m 1700]
                                [--center -8.6110,41.1490] [--shares 1.1,0.8] [--seed 42]
+                               [--modes walk,drive]
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from routing import evacuation as ev  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 from routing import zone_rule  # noqa: E402
 from routing.engine import Engine  # noqa: E402
+from routing.store import MODES  # noqa: E402
 
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
 M_PER_DEG = 111_195.0
@@ -190,23 +198,100 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--shares", default="1.1,0.8", help="total room / people, per scenario")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--modes", default="walk,drive", help="travel modes: walk, drive or both")
     args = ap.parse_args(argv)
-    eng = porto_engine(args.cache_dir, args.porto)
-    log(f"porto: {eng.g.n_nodes} junctions, {eng.g.n_edges} road pieces")
-    zone, demands, places = scene(eng, args)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - set(MODES):
+        ap.error(f"--modes: one or more of {', '.join(MODES)}")
+    drive = porto_engine(args.cache_dir, args.porto)
+    log(f"porto: {drive.g.n_nodes} junctions, {drive.g.n_edges} road pieces")
+    zone, demands, places = scene(drive, args)
     people = sum(d.people for d in demands)
-    # Room is set relative to the people who have a way out that never goes deeper (the rest
-    # are reported unreachable whatever the room), so that 80 % really runs short.
-    probe = ev.build_problem(eng, zone, demands, shelters_for(places, people, 1.0, args.seed))
-    out_ok = np.isfinite(probe.times).any(axis=1)
-    can_leave = int(sum(d.people for d, ok in zip(demands, out_ok, strict=True) if ok))
-    log(f"{people} people, {can_leave} of them with a way out")
-    results = {}
-    for share in [float(s) for s in args.shares.split(",") if s.strip()]:
-        log(f"room {share:.0%} of {can_leave} people: measuring")
-        shelters = shelters_for(places, can_leave, share, args.seed)
-        results[f"{share:g}"] = measure(eng, zone, demands, shelters, args.runs)
+    in_zone = np.asarray(drive.edge_tree.query(zone, predicate="intersects"), dtype=np.int64)
+    one_way = np.asarray(drive.g.edge_twin) < 0
+    log(f"one-way road pieces: {one_way.mean():.1%} of all, {one_way[in_zone].mean():.1%} in zone")
+    engines: dict[str, Engine] = {}
+    for mode in modes:
+        t0 = time.perf_counter()
+        engines[mode] = drive if mode == "drive" else Engine(rgraph.walking(drive.g))
+        if mode == "walk":
+            log(f"walk: graph derived in {time.perf_counter() - t0:.2f} s")
+    results: dict[str, dict[str, Any]] = {}
+    can_leave: dict[str, int] = {}
+    for mode, eng in engines.items():
+        # Room is set relative to the people who have a way out that never goes deeper (the
+        # rest are reported unreachable whatever the room), so that 80 % really runs short.
+        probe = ev.build_problem(eng, zone, demands, shelters_for(places, people, 1.0, args.seed))
+        out_ok = np.isfinite(probe.times).any(axis=1)
+        can_leave[mode] = int(sum(d.people for d, ok in zip(demands, out_ok, strict=True) if ok))
+        log(f"{mode}: {people} people, {can_leave[mode]} of them with a way out")
+        for share in [float(s) for s in args.shares.split(",") if s.strip()]:
+            log(f"{mode}: room {share:.0%} of {can_leave[mode]} people: measuring")
+            shelters = shelters_for(places, can_leave[mode], share, args.seed)
+            r = measure(eng, zone, demands, shelters, args.runs)
+            results[f"{mode}:{share:g}"] = {"mode": mode, "share": share, **r}
+    print_tables(results)
+    report = {
+        "graph": {
+            "nodes": drive.g.n_nodes,
+            "edges": drive.g.n_edges,
+            "version": drive.g.version,
+            "one_way_share": float(one_way.mean()),
+            "one_way_share_in_zone": float(one_way[in_zone].mean()),
+        },
+        "zone": {"center": list(args.center), "radius_m": args.radius_m},
+        "people": people,
+        "people_with_a_way_out": can_leave,
+        "walk_speed_mps": rgraph.WALK_SPEED_MPS,
+        "seed": args.seed,
+        "target_s": T_PLAN_S,
+        "scenarios": results,
+    }
+    out = args.cache_dir / "evacuation.json"
+    write_report(out, report)
+    log(f"written {out}")
+    return 0
+
+
+def print_tables(results: dict[str, dict[str, Any]]) -> None:
+    side = [
+        [
+            r["mode"],
+            f"{r['share']:.0%}",
+            r["people"],
+            r["room"],
+            r["optimal"]["placed"],
+            r["unassigned_by_reason"].get("unreachable", 0),
+            f"{r['unassigned_by_reason'].get('unreachable', 0) / max(r['people'], 1):.1%}",
+            r["optimal"]["mean_min"],
+            r["optimal"]["max_min"],
+            r["optimal"]["person_hours"],
+            r["p50_s"],
+        ]
+        for r in results.values()
+    ]
+    print("== evacuation on Porto: on foot and by car ==")
+    print(
+        table(
+            [
+                "mode",
+                "room/people out",
+                "people",
+                "room",
+                "placed",
+                "unreachable",
+                "unreach %",
+                "mean min",
+                "max min",
+                "person-h",
+                "plan p50 s",
+            ],
+            side,
+        )
+    )
+    print()
     headers = [
+        "mode",
         "room/people out",
         "demand pts",
         "shelters",
@@ -224,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         "mean min greedy",
     ]
     rows = []
-    for share, r in results.items():
+    for r in results.values():
         o, gr = r["optimal"], r["greedy"]
         rows.append(
             [
-                f"{float(share):.0%}",
+                r["mode"],
+                f"{r['share']:.0%}",
                 r["demands"],
                 r["shelters"],
                 r["p50_s"],
@@ -245,43 +331,40 @@ def main(argv: list[str] | None = None) -> int:
                 gr["mean_min"],
             ]
         )
-    print("== evacuation on Porto ==")
+    print("== optimal against greedy ==")
     print(table(headers, rows))
     print()
     print(
         table(
-            ["room/people out", "build p50 s", "assign p50 s", "greedy s", "route ms", "areas"],
+            [
+                "mode",
+                "room/people out",
+                "build p50 s",
+                "assign p50 s",
+                "greedy s",
+                "route ms",
+                "areas",
+            ],
             [
                 [
-                    f"{float(s):.0%}",
+                    r["mode"],
+                    f"{r['share']:.0%}",
                     r["build_p50_s"],
                     r["assign_p50_s"],
                     r["greedy_s"],
                     r["route_ms"],
                     r["shortfall_areas"],
                 ]
-                for s, r in results.items()
+                for r in results.values()
             ],
         )
     )
     print(
-        "\nbuild: snapping, the zone rule and one reverse search per shelter; assign: the optimal"
+        "\nwalk: every road both ways at 1.3 m/s; drive: car speeds and one-way streets. build:"
+        " snapping, the zone rule and one reverse search per shelter; assign: the optimal"
         " transportation plan. 'unreachable': people with no way out that never goes deeper."
         " When the greedy plan places fewer people its total is over fewer people."
     )
-    report = {
-        "graph": {"nodes": eng.g.n_nodes, "edges": eng.g.n_edges, "version": eng.g.version},
-        "zone": {"center": list(args.center), "radius_m": args.radius_m},
-        "people": people,
-        "people_with_a_way_out": can_leave,
-        "seed": args.seed,
-        "target_s": T_PLAN_S,
-        "scenarios": results,
-    }
-    out = args.cache_dir / "evacuation.json"
-    write_report(out, report)
-    log(f"written {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,86 @@ def from_edges(
         )
     meta["version"] = _version(graph)
     return graph
+
+
+#: Walking pace used for evacuation on foot (metres per second, about 4.7 km/h).
+WALK_SPEED_MPS = 1.3
+#: Meta keys that describe one graph's arrays and are recomputed for a derived graph.
+_DERIVED_META = ("version", "nodes", "edges", "bbox", "snap_index", "route_factor")
+
+
+def walking(graph: RoadGraph, *, speed_mps: float = WALK_SPEED_MPS) -> RoadGraph:
+    """The graph as people on foot use it: the same junctions and road geometry, every road
+    piece usable both ways, travel time = length / ``speed_mps``.
+
+    A piece that has a twin (a two-way street) keeps it; a one-way piece gets a reverse twin
+    ``v -> u`` with the same length, street name and reversed geometry (a loop, ``u == v``, is
+    kept as it is: it leads back to its junction either way). Travel times are
+    ``edge_len / speed_mps`` seconds for every piece, so one-way streets and car speeds no longer
+    matter. Road classes are not stored in a :class:`RoadGraph`, so motorway-class pieces cannot
+    be told apart and are kept; and the graph only has the roads it was built with (a drive
+    import has no footpaths), so walking routes follow car roads.
+
+    Parameters
+    ----------
+    graph
+        The road graph, usually the drive graph of an import.
+    speed_mps
+        Walking speed in metres per second (default 1.3, about 4.7 km/h); must be positive.
+
+    Returns
+    -------
+    RoadGraph
+        A new graph (plain in-memory arrays, not saved) whose ``meta`` copies ``graph``'s and adds
+        ``mode`` = ``"walk"``, ``speed_mps``, ``base_version`` (the version of ``graph``) and
+        ``added_reverse`` (how many reverse pieces were made); ``version``, counts, bounding box
+        and ``route_factor`` are those of the new graph.
+    """
+    if not (math.isfinite(speed_mps) and speed_mps > 0):
+        msg = f"walking speed must be a positive number of m/s, not {speed_mps!r}"
+        raise ValueError(msg)
+    u_old, v_old = np.asarray(graph.edge_u), np.asarray(graph.edge_v)
+    # a loop (u == v) has no twin by definition and leads back to its junction either way
+    lonely = np.flatnonzero((np.asarray(graph.edge_twin) < 0) & (u_old != v_old))
+    length_old = np.asarray(graph.edge_len, dtype=np.float64)
+    u = np.concatenate((u_old, v_old[lonely])).astype(np.int64)
+    v = np.concatenate((v_old, u_old[lonely])).astype(np.int64)
+    length = np.concatenate((length_old, length_old[lonely]))
+    name_ids = np.asarray(graph.edge_name)
+    names = [graph.names[i] if i >= 0 else None for i in name_ids.tolist()]
+    names += [names[e] for e in lonely.tolist()]
+    xy = np.column_stack((np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)))
+    coords = np.split(xy, np.asarray(graph.geom_offsets)[1:-1])  # edge_coords of every edge
+    coords += [coords[e][::-1] for e in lonely.tolist()]
+    meta = {k: val for k, val in graph.meta.items() if k not in _DERIVED_META}
+    meta.update(
+        mode="walk",
+        speed_mps=float(speed_mps),
+        base_version=graph.version,
+        added_reverse=len(lonely),
+    )
+    walk = from_edges(
+        np.asarray(graph.node_lon),
+        np.asarray(graph.node_lat),
+        u,
+        v,
+        length,
+        length / speed_mps,
+        names,
+        coords,
+        meta=meta,
+    )
+    from routing.engine import calibrate
+
+    walk.meta["route_factor"] = calibrate(walk)
+    LOGGER.info(
+        "walking graph of %s: %d road pieces (%d reverse added), %.2f m/s",
+        graph.name or "?",
+        walk.n_edges,
+        len(lonely),
+        speed_mps,
+    )
+    return walk
 
 
 def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:

@@ -3,6 +3,11 @@
 Each graph lives in ``<dir>/<name>/`` (see :mod:`routing.graph`). An engine is built on first
 use and kept; when a graph is imported again (its ``meta.json`` changes) the next call loads the
 new one, so a long-running server picks up a re-import without a restart.
+
+Each graph can be used in two modes: ``"drive"`` (the graph as imported: car speeds, one-way
+streets) and ``"walk"`` (:func:`routing.graph.walking` of it: every road both ways at walking
+pace). The walking engine is derived in memory on first use, once per process and graph
+version, and derived again after a re-import.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from routing.engine import Engine
 from routing.errors import BadRequest, UnknownGraph
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+#: How a graph can be travelled: as imported by car, or on foot (see routing.graph.walking).
+MODES = ("drive", "walk")
 
 
 def check_name(name: object) -> str:
@@ -25,6 +32,14 @@ def check_name(name: object) -> str:
         msg = "graph names are 1-64 letters, digits, '_', '.' or '-'"
         raise BadRequest(msg, field="graph")
     return name
+
+
+def check_mode(mode: object) -> str:
+    """``mode`` if it is one of :data:`MODES`, else :class:`BadRequest` naming ``mode``."""
+    if not isinstance(mode, str) or mode not in MODES:
+        msg = f"the travel mode is one of {', '.join(MODES)}, not {mode!r}"
+        raise BadRequest(msg, field="mode")
+    return mode
 
 
 class GraphStore:
@@ -36,6 +51,11 @@ class GraphStore:
         self.max_snap_m = max_snap_m
         self._engines: dict[str, tuple[tuple[int, int], Engine]] = {}
         self._lock = threading.Lock()
+        #: walking engines by graph name, with the stamp of the drive graph they come from
+        self._walk: dict[str, tuple[tuple[int, int], Engine]] = {}
+        #: one lock per graph name for deriving its walking engine, so that one slow
+        #: derivation neither runs twice nor holds up the drive engines
+        self._walk_locks: dict[str, threading.Lock] = {}
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
@@ -55,9 +75,21 @@ class GraphStore:
             raise UnknownGraph(msg, field="graph")
         return names[0]
 
-    def engine(self, name: str | None = None) -> Engine:
-        """The engine of graph ``name`` (the default graph when None)."""
+    def engine(self, name: str | None = None, *, mode: str = "drive") -> Engine:
+        """The engine of graph ``name`` (the default graph when None) in ``mode``: ``"drive"``
+        (the graph as imported) or ``"walk"`` (every road both ways at walking pace).
+
+        Raises :class:`UnknownGraph` for a graph that is not there and :class:`BadRequest`
+        (field ``mode``) for another mode.
+        """
+        mode = check_mode(mode)
         name = check_name(name) if name is not None else self.default_name()
+        stamp, drive = self._drive(name)
+        if mode == "drive":
+            return drive
+        return self._walking(name, stamp, drive)
+
+    def _drive(self, name: str) -> tuple[tuple[int, int], Engine]:
         meta = self.directory / name / "meta.json"
         try:
             st = meta.stat()
@@ -72,6 +104,22 @@ class GraphStore:
                 g = graph_mod.load(self.directory / name)
                 cached = (stamp, Engine(g, max_snap_m=self.max_snap_m))
                 self._engines[name] = cached
+        return cached
+
+    def _walking(self, name: str, stamp: tuple[int, int], drive: Engine) -> Engine:
+        """The walking engine derived from ``drive`` (graph ``name`` as of ``stamp``)."""
+        cached = self._walk.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        with self._lock:
+            lock = self._walk_locks.setdefault(name, threading.Lock())
+        with lock:
+            cached = self._walk.get(name)
+            if cached is None or cached[0] != stamp:
+                eng = Engine(graph_mod.walking(drive.g), max_snap_m=self.max_snap_m)
+                eng.snapper  # noqa: B018  (built here once: a derived graph has no saved index)
+                cached = (stamp, eng)
+                self._walk[name] = cached
         return cached[1]
 
     def describe(self) -> list[dict[str, Any]]:

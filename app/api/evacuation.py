@@ -17,9 +17,10 @@ def evacuation(row_id: int) -> tuple[Response, int]:
     body = params.json_body() if request.get_data().strip() else None
     answer, committed = evacuation_service.evacuate(
         db(),
-        st.graphs.engine(request.args.get("graph")),
+        st.graphs,
         row_id,
         body,
+        graph=request.args.get("graph"),
         area=st.area,
         actor=actor(),
         publish=st.publish,

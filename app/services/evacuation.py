@@ -6,6 +6,12 @@ A preview computes and returns the plan; a commit computes it again inside the t
 reserves the shelter places it uses (rows locked in id order, room checked again, the database
 keeps ``occupancy + reserved <= capacity``), so two evacuations committed at once never
 overfill a shelter: the later one is refused with 409 and previews again.
+
+People leave on foot by default (``"mode": "walk"``): every road both ways at walking pace, as
+people leaving a gas leak or a collapse walk to shelters a few km away and one-way streets do
+not bind them. ``"mode": "drive"`` plans on the road graph as imported (car speeds, one-way
+streets). The zone itself (a plan rule's isochrone, say) is always resolved on the drive graph,
+so it is the same area the warning shows.
 """
 
 from __future__ import annotations
@@ -25,10 +31,17 @@ from gis import warnings as wrepo
 from gis.geometry import ServiceArea, to_geojson
 from routing import evacuation as evac
 from routing.engine import Closures, Engine
+from routing.store import MODES, GraphStore
 
 Publish = Callable[[str, dict[str, Any]], Any]
-KEYS = {"zone", "commit"}
+KEYS = {"zone", "commit", "mode"}
+DEFAULT_MODE = "walk"
 COORD_DECIMALS = 6
+#: How each mode's speeds are set, for the answer.
+SPEED_BASIS = {
+    "walk": "walking pace on every road, both ways",
+    "drive": "each road's own speed limit, else its class; one-way streets respected",
+}
 
 
 def _body(body: Any) -> dict[str, Any]:
@@ -42,7 +55,26 @@ def _body(body: Any) -> dict[str, Any]:
         raise BadRequest(msg, field=unknown[0])
     if "commit" in body and not isinstance(body["commit"], bool):
         raise BadRequest("must be true or false", field="commit")
-    return dict(body)
+    out = dict(body)
+    mode = out.setdefault("mode", DEFAULT_MODE)
+    if not isinstance(mode, str) or mode not in MODES:
+        msg = f"must be one of {', '.join(MODES)} (default {DEFAULT_MODE})"
+        raise BadRequest(msg, field="mode")
+    return out
+
+
+def travel_of(mode: str, engine: Engine) -> dict[str, Any]:
+    """How people travel in a plan: the mode and its speeds (km/h, and m/s on foot)."""
+    out: dict[str, Any] = {
+        "mode": mode,
+        "median_kmh": round(engine.vmed * 3.6, 1),
+        "max_kmh": round(engine.vmax * 3.6, 1),
+        "one_way_streets": mode == "drive",
+        "basis": SPEED_BASIS[mode],
+    }
+    if mode == "walk":
+        out["speed_mps"] = float(engine.g.meta.get("speed_mps", engine.vmed))
+    return out
 
 
 def _zone_spec(b: Mapping[str, Any], best: Any) -> dict[str, Any]:
@@ -62,10 +94,15 @@ def compute(
     *,
     area: ServiceArea | None,
     plan_cache: dict | None = None,
+    zone_engine: Engine | None = None,
 ) -> tuple[shapely.Geometry, list[wrepo.PeopleAt], list[wrepo.ShelterRoom], evac.EvacuationPlan]:
+    """The zone, the people in it, the shelters with room and the plan over ``engine``; the
+    zone is resolved on ``zone_engine`` (``engine`` when None)."""
     best = warning_service.matched(session, incident, plan_cache)
     spec = _zone_spec(b, best)
-    zone = warning_service.resolve_area(spec, incident, engine, area=area, field="zone")
+    zone = warning_service.resolve_area(
+        spec, incident, zone_engine or engine, area=area, field="zone"
+    )
     people = wrepo.people_in(session, zone)
     shelters = wrepo.shelters_with_room(session, zone)
     others = [
@@ -87,6 +124,7 @@ def answer(
     plan: evac.EvacuationPlan,
     *,
     greedy_total: float | None = None,
+    travel: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The plan as JSON: flows with their routes, shelter loads, the unassigned and where."""
     flows = []
@@ -145,26 +183,33 @@ def answer(
         else None,
         "greedy_total_person_s": round(greedy_total, 1) if greedy_total is not None else None,
         "method": plan.method,
+        "mode": travel["mode"] if travel else None,
+        "travel": travel,
     }
 
 
 def evacuate(
     session: Session,
-    engine: Engine,
+    graphs: GraphStore,
     incident_id: int,
     body: Any,
     *,
+    graph: str | None = None,
     area: ServiceArea | None,
     actor: str,
     publish: Publish,
     plan_cache: dict | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Preview (``commit`` false, the default) or commit an evacuation; returns the answer and
-    whether it was committed."""
+    """Preview (``commit`` false, the default) or commit an evacuation over road graph
+    ``graph`` of ``graphs`` (the default graph when None) in the body's ``mode`` (``"walk"``,
+    the default, or ``"drive"``); returns the answer and whether it was committed."""
     b = _body(body)
+    mode = b["mode"]
+    drive = graphs.engine(graph)
+    engine = drive if mode == "drive" else graphs.engine(graph, mode=mode)
     incident = repo.get_row(session, "incidents", incident_id)
     zone, people, shelters, plan = compute(
-        session, engine, incident, b, area=area, plan_cache=plan_cache
+        session, engine, incident, b, area=area, plan_cache=plan_cache, zone_engine=drive
     )
     greedy = evac.greedy_assignment(plan.problem) if plan.flows else None
     out = answer(
@@ -174,6 +219,7 @@ def evacuate(
         shelters,
         plan,
         greedy_total=greedy.total_person_s if greedy is not None else None,
+        travel=travel_of(mode, engine),
     )
     if not b.get("commit"):
         session.rollback()
@@ -204,6 +250,7 @@ def evacuate(
         before=None,
         after={
             "evacuation_id": ev.id,
+            "mode": mode,
             "people": out["demand"]["people"],
             "assigned": plan.assigned_people,
             "shelters": loads,
@@ -215,6 +262,7 @@ def evacuate(
         {
             "incident_id": incident.id,
             "evacuation_id": ev.id,
+            "mode": mode,
             "shelters": [{"id": s, "load": n} for s, n in loads.items()],
         },
     )

@@ -1,6 +1,7 @@
 """Evacuation over the Flask client, on the Helsinki demo city (OSM roads, shelters and an
 OSM-building population estimate): preview and commit, shelter loads within room, routes that
-never go deeper into the danger zone, shortfall named, and bad input refused.
+never go deeper into the danger zone, shortfall named, walking (the default) against driving,
+and bad input refused.
 
 The "never deeper" check is independent of the engine: the depth of every route vertex inside
 the zone is measured with shapely in the local metric CRS, and must never grow along the route
@@ -17,7 +18,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select
 
 from gis import crs
-from gis.models import Evacuation, Shelter
+from gis.models import AuditEntry, Evacuation, Shelter
 from routing.evacuation import DEFAULT_TOLERANCE_M
 from tests.web.test_dispatch_api import (  # noqa: F401  (fixtures)
     ATENEUM,
@@ -62,6 +63,13 @@ def _evacuate(client, auth, incident_id: int, body: dict, role: str = "dispatche
     return post(client, f"/api/v1/incidents/{incident_id}/evacuation", body, auth[role])
 
 
+def _never_deeper(zone: shapely.Geometry, flows: list) -> None:
+    for f in flows:
+        d = _depths(zone, f["route"]["coordinates"])
+        assert (np.diff(d) <= DEFAULT_TOLERANCE_M + 1.0).all(), f"deeper on route from {f['from']}"
+        assert d[-1] == 0.0  # ends outside
+
+
 def test_preview_assigns_within_room_on_routes_that_never_go_deeper(client, auth, city, session):
     inc = new_incident(client, auth, "accident.hazmat.leak", title="Leak in Kluuvi")
     r = _evacuate(client, auth, inc["id"], {"zone": ZONE})
@@ -83,11 +91,7 @@ def test_preview_assigns_within_room_on_routes_that_never_go_deeper(client, auth
         assert s["load"] == by_shelter.get(s["id"], 0) <= room
         assert not zone.intersects(shapely.Point(s["at"]))  # shelters outside the zone
     assert plan["flows"]
-    for f in plan["flows"]:
-        coords = f["route"]["coordinates"]
-        d = _depths(zone, coords)
-        assert (np.diff(d) <= DEFAULT_TOLERANCE_M + 1.0).all(), f"deeper on route from {f['from']}"
-        assert d[-1] == 0.0  # ends outside
+    _never_deeper(zone, plan["flows"])
     assert plan["total_person_s"] <= plan["greedy_total_person_s"] + 1e-6
     # a preview writes nothing
     assert session.scalar(select(func.count()).select_from(Evacuation)) == 0
@@ -138,6 +142,56 @@ def test_plan_rule_gives_the_zone_by_default(client, auth, city):
     assert zone.covers(shapely.Point(ATENEUM))
 
 
+def test_people_walk_by_default_and_more_of_them_get_out_than_by_car(client, auth, city):
+    inc = new_incident(client, auth, "accident.hazmat.leak", title="Leak in Kluuvi")
+    walk = _evacuate(client, auth, inc["id"], {"zone": ZONE}).get_json()
+    drive = _evacuate(client, auth, inc["id"], {"zone": ZONE, "mode": "drive"}).get_json()
+    asked = _evacuate(client, auth, inc["id"], {"zone": ZONE, "mode": "walk"}).get_json()
+    assert walk["mode"] == walk["travel"]["mode"] == "walk"
+    assert walk["travel"]["speed_mps"] == 1.3 and walk["travel"]["one_way_streets"] is False
+    assert walk["travel"]["median_kmh"] == walk["travel"]["max_kmh"] == round(1.3 * 3.6, 1)
+    assert drive["mode"] == "drive" and drive["travel"]["one_way_streets"] is True
+    assert drive["travel"]["median_kmh"] > walk["travel"]["max_kmh"]
+    assert asked["flows"] == walk["flows"]
+    # the same people and shelters in both plans
+    assert walk["demand"] == drive["demand"] and walk["zone"] == drive["zone"]
+    room = {s["id"]: s["capacity"] - s["occupancy"] - s["reserved"] for s in walk["shelters"]}
+    assert room == {
+        s["id"]: s["capacity"] - s["occupancy"] - s["reserved"] for s in drive["shelters"]
+    }
+    # one-way streets leading into the zone trap people by car, not on foot
+    unreachable = {
+        name: sum(a["people"] for a in p["unassigned"]["areas"] if a["reason"] == "unreachable")
+        for name, p in (("walk", walk), ("drive", drive))
+    }
+    assert unreachable["drive"] > 0
+    assert walk["unassigned"]["people"] < drive["unassigned"]["people"]
+    assert unreachable["walk"] < unreachable["drive"]
+    for p in (walk, drive):
+        assert (
+            sum(f["people"] for f in p["flows"]) + p["unassigned"]["people"]
+            == p["demand"]["people"]
+        )
+        for s in p["shelters"]:
+            assert s["load"] <= room[s["id"]]
+    # on foot, the time of a flow is its length at walking pace
+    for f in walk["flows"]:
+        assert f["duration_s"] == pytest.approx(f["length_m"] / 1.3, abs=0.2)
+    _never_deeper(shape(walk["zone"]), walk["flows"])
+    err = error_of(_evacuate(client, auth, inc["id"], {"zone": ZONE, "mode": "bike"}), 400)
+    assert err["field"] == "mode" and "walk" in err["message"] and "drive" in err["message"]
+
+
+def test_a_committed_walking_evacuation_says_so_in_the_audit(client, auth, city, session):
+    inc = new_incident(client, auth, "accident.hazmat.leak", title="Leak in Kluuvi")
+    r = _evacuate(client, auth, inc["id"], {"zone": ZONE, "commit": True})
+    assert r.status_code == 201, r.get_json()
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "evacuation").order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry.after["evacuation_id"] == r.get_json()["id"] and entry.after["mode"] == "walk"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -145,6 +199,9 @@ def test_plan_rule_gives_the_zone_by_default(client, auth, city):
         ({"zone": {"circle": {"radius_m": 0}}}, "zone"),
         ({"commit": "yes"}, "commit"),
         ({"zone": ZONE, "people": 5}, "people"),
+        ({"zone": ZONE, "mode": "bike"}, "mode"),
+        ({"zone": ZONE, "mode": None}, "mode"),
+        ({"zone": ZONE, "mode": ["walk"]}, "mode"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(client, auth, city, session, body, field):
