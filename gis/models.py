@@ -429,6 +429,7 @@ class Evacuation(Base):
     __tablename__ = "evacuations"
     __table_args__ = (
         CheckConstraint("status IN ('committed', 'released')", name="status"),
+        CheckConstraint("mode IN ('walk', 'drive')", name="mode"),
         Index("ix_evacuations_incident", "incident_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -436,6 +437,8 @@ class Evacuation(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
     )
     status: Mapped[str] = mapped_column(Text, nullable=False, default="committed")
+    #: How the people go: on foot (every road both ways) or by car (one-way streets bind).
+    mode: Mapped[str] = mapped_column(Text, nullable=False, default="walk", server_default="walk")
     zone: Mapped[Any] = mapped_column(
         Geometry(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False
     )

@@ -211,9 +211,11 @@ def add_evacuation(
     flows: list[dict[str, Any]],
     loads: Mapping[int, int],
     actor: str,
+    mode: str = "walk",
 ) -> Evacuation:
     ev = Evacuation(
         incident_id=incident_id,
+        mode=mode,
         zone=from_shape(_multi(zone), srid=4326),
         people=people,
         assigned=assigned,

@@ -240,6 +240,7 @@ def evacuate(
         flows=light,
         loads=loads,
         actor=actor,
+        mode=mode,
     )
     repo.write_audit(
         session,
@@ -275,6 +276,7 @@ def of_incident(session: Session, incident_id: int) -> list[dict[str, Any]]:
         {
             "id": e.id,
             "status": e.status,
+            "mode": e.mode,
             "people": e.people,
             "assigned": e.assigned,
             "total_person_s": e.total_person_s,

@@ -112,7 +112,8 @@ def test_commit_reserves_places_and_a_second_one_sees_less_room(
     events = [json.loads(f[b"data"]) for _, f in redis_client.xrange("onemap:stream")]
     assert any(e["event"] == "evacuation.committed" for e in events)
     listed = client.get(f"/api/v1/incidents/{inc['id']}/evacuations", headers=auth["viewer"])
-    assert listed.get_json()["evacuations"][0]["id"] == first["id"]
+    listed_ev = listed.get_json()["evacuations"][0]
+    assert listed_ev["id"] == first["id"] and listed_ev["mode"] == "walk"
     # the same people again: the places taken are gone, so the loads move or shrink
     r = _evacuate(client, auth, inc["id"], {"zone": ZONE, "commit": True})
     assert r.status_code == 201, r.get_json()
