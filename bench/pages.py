@@ -168,10 +168,18 @@ INIT_SCRIPT = r"""
       }
     }
     if (!w || w.drawnAt !== null) return;
+    var near = function (lng, lat) {
+      return Math.abs(lat - w.lat) < 1e-6 && Math.abs(lng - w.lng) < 1e-6;
+    };
     for (id in renderer._layers) {
       l = renderer._layers[id];
       if (w.kind === "point" && l instanceof leaflet.CircleMarker && l._latlng &&
-          Math.abs(l._latlng.lat - w.lat) < 1e-6 && Math.abs(l._latlng.lng - w.lng) < 1e-6) {
+          near(l._latlng.lng, l._latlng.lat)) {
+        w.drawnAt = t; return;
+      }
+      // A whole point layer on the canvas (OneMap.pointLayer): what its last frame showed.
+      if (w.kind === "point" && typeof l.drawn === "function" &&
+          l.drawn().some(function (g) { return g.n === 1 && near(g.at[0], g.at[1]); })) {
         w.drawnAt = t; return;
       }
       if (w.kind === "route" && isLine(l) && l._leaflet_id > w.minId) { w.drawnAt = t; return; }
@@ -306,15 +314,20 @@ ZOOM_JS = """
 MARKERS_JS = """
 () => {
   const map = window.__bench.maps[0];
-  let markers = 0, clusters = 0;
+  let markers = 0, clusters = 0, points = 0;
   map.eachLayer((l) => {
-    if (l instanceof L.CircleMarker) {
+    if (typeof l.drawn === "function") {  // a whole point layer on the canvas
+      l.drawn().forEach((g) => {
+        if (g.n > 1) clusters += 1; else markers += 1;
+        points += g.n;
+      });
+    } else if (l instanceof L.CircleMarker) {
       const tip = l.getTooltip && l.getTooltip();
       if (tip && (tip.options.className || "").indexOf("om-cluster-count") >= 0) clusters += 1;
-      else markers += 1;
+      else { markers += 1; points += 1; }
     }
   });
-  return { markers, clusters, zoom: map.getZoom() };
+  return { markers, clusters, points, zoom: map.getZoom() };
 }
 """
 
@@ -1129,7 +1142,8 @@ def rows_of(report: dict[str, Any]) -> Iterator[list[str]]:
 def _markers(x: dict[str, Any]) -> str:
     if not x:
         return "-"
-    return f"{x['markers']} + {x['clusters']} clusters (z {x['zoom']:.2f})"
+    points = f" = {x['points']} points" if x.get("clusters") and x.get("points") else ""
+    return f"{x['markers']} + {x['clusters']} clusters{points} (z {x['zoom']:.2f})"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -1166,10 +1180,13 @@ def render(report: dict[str, Any]) -> str:
         f"at the start, {report.get('loadavg_end', [math.nan])[0]:.1f} at the end",
     ]
     if imp.get("page_has_next"):
+        fit = report.get("many", {}).get("smooth", {}).get("at_fit", {})
+        shown = fit.get("points", fit.get("markers", 0))
         notes.insert(
             1,
-            f"hazards in the database: {imp['hazards_total']:,}; the wall and the console load "
-            f"one page (limit=5000) and so draw {imp['hazards_in_page']:,} of them",
+            f"hazards in the database: {imp['hazards_total']:,}, more than one API page "
+            f"(limit=5000: {imp['hazards_in_page']:,}); points on the wall at the fitted zoom, "
+            f"every layer: {shown:,}",
         )
     phone = report.get("demo", {}).get("phone", {})
     if phone.get("by_url"):

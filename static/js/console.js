@@ -28,18 +28,20 @@
   ];
   var layers = {};      // kind -> pointLayer
   var features = {};    // kind -> {id: feature}
+  var loaded = {};      // kind -> number of the latest load (a layer never switched on: none)
   var toggles = $("layer-toggles");
 
-  function addToggle(key, label, color, layer, on) {
+  function addToggle(key, label, color, layer, on, onShow) {
     var id = "toggle-" + key;
     var row = document.createElement("label");
     row.className = "c-toggle";
     row.innerHTML = '<input type="checkbox" id="' + id + '"' + (on ? " checked" : "") + '>' +
-      '<i style="background:' + color + '"></i>' + esc(label);
+      '<i style="background:' + color + '"></i>' + esc(label) +
+      (onShow ? ' <small class="c-muted" data-count="' + esc(key) + '"></small>' : "");
     toggles.appendChild(row);
     var box = row.querySelector("input");
     box.addEventListener("change", function () {
-      if (box.checked) map.addLayer(layer); else map.removeLayer(layer);
+      if (box.checked) { map.addLayer(layer); if (onShow) onShow(); } else map.removeLayer(layer);
     });
     if (!on) map.removeLayer(layer);
   }
@@ -77,7 +79,10 @@
         return { fillColor: p.status === "available" ? "#c62828" : "#ff8a65", radius: p.status === "available" ? 7 : 8 };
       } : null
     });
-    addToggle(def.kind, t("layer." + def.kind), def.color, layers[def.kind].layer, def.on);
+    // A layer is downloaded when it is first switched on (hazards start off), then kept.
+    addToggle(def.kind, t("layer." + def.kind), def.color, layers[def.kind].layer, def.on, function () {
+      if (!loaded[def.kind]) loadLayer(def.kind);
+    });
   });
 
   var proposalLayer = L.layerGroup().addTo(map);
@@ -89,14 +94,31 @@
     if (roads) addToggle("roads", t("layer.roads"), "#a9b4bf", roads, true);
   });
 
+  // Every page of the layer (the API answers at most 5,000 features a page); a newer load of
+  // the same layer wins over an older one that finishes later.
   function loadLayer(kind) {
     var url = kind === "incidents" ? "/api/v1/incidents?limit=5000" : "/api/v1/layers/" + kind + "?limit=5000";
-    return api(url).then(function (fc) {
+    var mine = loaded[kind] = (loaded[kind] || 0) + 1;
+    showCount(kind, "…");
+    return O.features(url, {
+      progress: function (n) { if (mine === loaded[kind]) showCount(kind, n.toLocaleString() + "…"); }
+    }).then(function (fc) {
+      if (mine !== loaded[kind]) return;
       features[kind] = {};
       layers[kind].clear();
       fc.features.forEach(function (f) { putFeature(kind, f); });
       if (kind === "incidents") fillIncidentSelect();
-    }).catch(function (e) { toast(t("error") + ": " + kind + " " + e.message, true); });
+      showCount(kind);
+    }).catch(function (e) {
+      if (mine === loaded[kind]) showCount(kind, "");
+      toast(t("error") + ": " + kind + " " + e.message, true);
+    });
+  }
+
+  // How many features of a layer are on the map, beside its switch.
+  function showCount(kind, text) {
+    var node = toggles.querySelector('[data-count="' + kind + '"]');
+    if (node) node.textContent = text !== undefined ? text : layers[kind].size().toLocaleString();
   }
 
   function putFeature(kind, f) {
@@ -872,17 +894,19 @@
       liveEl.textContent = t(s);
     },
     resync: function () {
-      LAYERS.forEach(function (d) { loadLayer(d.kind); });
+      LAYERS.forEach(function (d) { if (loaded[d.kind]) loadLayer(d.kind); });
       refreshIncident(false);
     },
     event: function (name, data) {
       if (!data || typeof data !== "object") return;
       var kind = name.split(".")[0];
-      if (layers[kind] && data.feature) {
+      // Layers never switched on are not kept up to date: they are loaded whole when shown.
+      if (layers[kind] && loaded[kind] && data.feature) {
         if (/\.deleted$/.test(name)) { layers[kind].remove(data.id); delete features[kind][data.id]; }
         else putFeature(kind, data.feature);
         if (kind === "incidents") fillIncidentSelect();
-      } else if (layers[kind] && /\.imported$/.test(name)) {
+        showCount(kind);
+      } else if (layers[kind] && loaded[kind] && /\.imported$/.test(name)) {
         loadLayer(kind);
       }
       if (name === "teams.reported" && features.teams[data.team_id]) {
@@ -891,7 +915,7 @@
         f.properties.status = data.status;
         putFeature("teams", f);
       }
-      if (/^dispatch\./.test(name)) loadLayer("teams");
+      if (/^dispatch\./.test(name) && loaded.teams) loadLayer("teams");
       var about = data.incident_id !== undefined ? data.incident_id : (data.alert && data.alert.incident_id);
       if (current !== null && (about === current || (kind === "incidents" && data.id === current) ||
           /^dispatch\./.test(name) || name === "teams.reported" || name === "plans.updated")) {
@@ -901,7 +925,7 @@
   });
 
   // ------------------------------------------------------------------ start
-  Promise.all(LAYERS.map(function (d) { return loadLayer(d.kind); })).then(function () {
+  Promise.all(LAYERS.filter(function (d) { return d.on; }).map(function (d) { return loadLayer(d.kind); })).then(function () {
     var m = /[?&]incident=(\d+)/.exec(location.search);
     if (m) selectIncident(Number(m[1]));
     root.setAttribute("data-ready", "true");

@@ -65,19 +65,32 @@
       ["dot", TEAM_COLORS.available, t("teams") + " · " + O.vocab("team_status", "available")],
       ["dot", TEAM_COLORS.en_route, t("teams") + " · " + O.vocab("team_status", "en_route")],
       ["dot", TEAM_COLORS.on_scene, t("teams") + " · " + O.vocab("team_status", "on_scene")],
-      ["dot", COLORS.shelters, t("shelters")],
-      ["dot", COLORS.depots, t("depots")],
-      ["dot", COLORS.hazards, t("hazards")],
+      ["dot", COLORS.shelters, t("shelters"), "shelters"],
+      ["dot", COLORS.depots, t("depots"), "depots"],
+      ["dot", COLORS.hazards, t("hazards"), "hazards"],
       ["line", "#ffca28", t("routes")],
       ["area", "#ff3d00", t("alert_areas")],
       ["line", "#00e5ff", t("evacuation")]
     ];
     div.innerHTML = "<h3>" + esc(t("legend")) + "</h3>" + rows.map(function (r) {
-      return '<div><i class="' + r[0] + '" style="background:' + r[1] + '"></i>' + esc(r[2]) + "</div>";
+      // A point layer's row ends with how many of its features are drawn (every page loaded).
+      var count = r[3] ? ' <small data-count="' + r[3] + '" style="opacity:.7"></small>' : "";
+      return '<div><i class="' + r[0] + '" style="background:' + r[1] + '"></i>' + esc(r[2]) + count + "</div>";
     }).join("");
     return div;
   };
   legend.addTo(map);
+  var countTimer = null;
+  function showCounts() {
+    if (countTimer) return;
+    countTimer = setTimeout(function () {
+      countTimer = null;
+      Array.prototype.forEach.call(document.querySelectorAll(".wall-legend [data-count]"), function (node) {
+        var kind = node.getAttribute("data-count");
+        node.textContent = layers[kind] ? layers[kind].size().toLocaleString() : "";
+      });
+    }, 200);
+  }
 
   function popup(kind) {
     return function (p) {
@@ -111,22 +124,39 @@
     if (kind === "incidents" && p.area) replaceArea(incidentAreas, id, p.area);
     if (kind === "hazards" && p.influence) replaceArea(hazardAreas, id, p.influence);
   }
+  // The areas of a GeoJSON group by feature id, so that replacing one does not walk them all.
   function replaceArea(group, id, geom) {
-    group.eachLayer(function (l) { if (l.feature && l.feature.id === id) group.removeLayer(l); });
-    if (geom) group.addData({ type: "Feature", id: id, geometry: geom, properties: {} });
+    var byId = group.byId || (group.byId = {});
+    if (byId[id]) { group.removeLayer(byId[id]); delete byId[id]; }
+    if (!geom) return;
+    var f = { type: "Feature", id: id, geometry: geom, properties: {} };
+    var layer = L.GeoJSON.geometryToLayer(f, group.options);
+    layer.feature = f;
+    layer.defaultOptions = layer.options;
+    group.resetStyle(layer);
+    byId[id] = layer;
+    group.addLayer(layer);
+  }
+  function clearAreas(group) {
+    group.clearLayers();
+    group.byId = {};
   }
   function removeFeature(kind, id) {
     layers[kind].remove(id);
     if (kind === "incidents") { replaceArea(incidentAreas, id, null); clearRoutes(id); clearFlows(id); }
     if (kind === "hazards") replaceArea(hazardAreas, id, null);
   }
+  var loading = {};  // kind -> number of the latest load: an older one finishing later is dropped
   function loadLayer(kind) {
     var url = kind === "incidents" ? "/api/v1/incidents?limit=5000" : "/api/v1/layers/" + kind + "?limit=5000";
-    return O.api(url).then(function (fc) {
+    var mine = loading[kind] = (loading[kind] || 0) + 1;
+    return O.features(url).then(function (fc) {
+      if (mine !== loading[kind]) return;
       layers[kind].clear();
-      if (kind === "incidents") incidentAreas.clearLayers();
-      if (kind === "hazards") hazardAreas.clearLayers();
+      if (kind === "incidents") clearAreas(incidentAreas);
+      if (kind === "hazards") clearAreas(hazardAreas);
       fc.features.forEach(function (f) { setFeature(kind, f); });
+      showCounts();
     });
   }
   function clearRoutes(incidentId) {
@@ -280,6 +310,7 @@
     var parts = name.split(".");
     var kind = parts[0], action = parts[1];
     if (layers[kind] && ["created", "updated", "deleted", "imported"].indexOf(action) >= 0) {
+      showCounts();
       var what = t(KIND_WORD[kind] || kind);
       if (action === "deleted") { removeFeature(kind, d.id); logLine(O.fmt("ev_deleted", { what: what })); }
       else if (action === "imported") { loadLayer(kind); logLine(O.fmt("ev_imported", { what: what })); }
