@@ -782,6 +782,10 @@
         return '<li><span class="c-tag c-tag-bad">' + esc(t("reason." + a.reason, a.reason)) + "</span> " + esc(fmt("occupants", { n: people(a.people) })) + "</li>";
       }).join("") + "</ul>";
     }
+    if (ev.travel) {
+      var kmh = ev.travel.mode === "walk" ? (ev.travel.speed_mps * 3.6).toFixed(1) : Math.round(ev.travel.median_kmh);
+      h += '<p class="c-muted" data-mode="' + esc(ev.travel.mode) + '">' + esc(fmt("travel_" + ev.travel.mode, { kmh: kmh })) + "</p>";
+    }
     if (ev.mean_duration_s !== null && ev.mean_duration_s !== undefined) {
       h += '<p class="c-muted">' + esc(fmt("person_time", { mean: minutes(ev.mean_duration_s), total: (ev.total_person_s / 3600).toFixed(1) }));
       var greedy = ev.greedy_total_person_s;
@@ -799,7 +803,8 @@
     // A commit computes again from the same request as the preview shown (never from the
     // drawn polygon: that could differ from the spec, e.g. reach outside the service area).
     var spec = commit ? state.evacSpec : specFrom("e-kind", "e-size");
-    var body = { commit: commit };
+    var mode = commit && state.evac ? state.evac.mode : $("e-mode").value;
+    var body = { commit: commit, mode: mode };
     if (spec) body.zone = spec;
     var id = current;
     $("evac-commit").disabled = true;
@@ -820,7 +825,7 @@
       $("evac-result").hidden = false;
     });
   }
-  ["e-kind", "e-size"].forEach(function (k) {
+  ["e-kind", "e-size", "e-mode"].forEach(function (k) {
     $(k).addEventListener("change", function () { $("evac-commit").disabled = true; });  // preview again first
   });
   $("evac-preview").addEventListener("click", function () { evacuation(false); });
