@@ -57,7 +57,7 @@ def proposal(row_id: int) -> Response:
         state=st.publisher.state_version(),
         plan_cache=st.plan_cache,
     )
-    return jsonify(answer)
+    return Response(answer, mimetype="application/json")
 
 
 @blueprint.post("/incidents/<int:row_id>/dispatch")

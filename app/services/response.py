@@ -7,6 +7,7 @@ gives every candidate team and depot its travel time and its route at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -249,31 +250,32 @@ def proposal_answer(
     cache: Any,
     state: str | None,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The serialised proposal, from the cache when nothing has changed since it was made:
-    the key holds the incident's version, the state counter every published change bumps, and
-    the graph's version. When several dispatchers ask for the same incident at once, one
-    computes it and the others wait for its answer (up to :data:`FILL_WAIT_S`), so a burst of
-    refreshes costs one proposal, not one each."""
+) -> bytes:
+    """The serialised proposal as JSON text, from the cache when nothing has changed since it
+    was made: the key holds the incident's version, the state counter every published change
+    bumps, and the graph's version. A hit is served as stored, never parsed and written again.
+    When several dispatchers ask for the same incident at once, one computes it and the others
+    wait for its answer (up to :data:`FILL_WAIT_S`), so a burst of refreshes costs one proposal,
+    not one each."""
     if state is None:
-        answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
-        answer["cached"] = False
-        return answer
+        return _json(serialise(build(session, engine, incident_id, plan_cache=plan_cache)), False)
     version = f"{rrepo.incident_version(session, incident_id)}:{state}:{engine.g.version}"
     key = f"{cache.prefix}cache:proposal:{incident_id}:{version}"
-    hit = cache.get(key)
+    hit = cache.get_raw(key)
     if hit is None and not _claim(cache, key):
         hit = _wait_for(cache, key)
     if hit is not None:
-        hit["cached"] = True
         return hit
     try:
         answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
-        answer["cached"] = False
-        cache.put(key, answer)
+        cache.put_raw(key, _json(answer, True))
     finally:
         _release(cache, key)
-    return answer
+    return _json(answer, False)
+
+
+def _json(answer: dict[str, Any], cached: bool) -> bytes:
+    return json.dumps({**answer, "cached": cached}, ensure_ascii=False).encode()
 
 
 #: Longest wait (s) for another process's proposal of the same incident and state; past it,
@@ -302,18 +304,18 @@ def _release(cache: Any, key: str) -> None:
         LOGGER.warning("proposal cache unavailable: %s", err)
 
 
-def _wait_for(cache: Any, key: str) -> dict[str, Any] | None:
+def _wait_for(cache: Any, key: str) -> bytes | None:
     """The answer another request is computing, once it is stored; None when it is not there
     within :data:`FILL_WAIT_S` (that request failed or is slow)."""
     deadline = time.monotonic() + FILL_WAIT_S
     while time.monotonic() < deadline:
         time.sleep(_FILL_POLL_S)
-        hit = cache.get(key)
+        hit = cache.get_raw(key)
         if hit is not None:
             return hit
         try:
             if not cache.client.exists(f"{key}:filling"):
-                return cache.get(key)
+                return cache.get_raw(key)
         except redis.RedisError:
             return None
     return None

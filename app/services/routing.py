@@ -54,10 +54,23 @@ class Cache:
         return json.loads(raw) if raw else None
 
     def put(self, key: str, value: Any) -> None:
+        self.put_raw(key, json.dumps(value).encode())
+
+    def get_raw(self, key: str) -> bytes | None:
+        """The stored JSON text as is: an answer served without parsing it again."""
+        if self.client is None:
+            return None
+        try:
+            return self.client.get(key)
+        except redis.RedisError as err:
+            LOGGER.warning("route cache unavailable: %s", err)
+            return None
+
+    def put_raw(self, key: str, data: bytes) -> None:
         if self.client is None:
             return
         try:
-            self.client.set(key, json.dumps(value), ex=self.ttl)
+            self.client.set(key, data, ex=self.ttl)
         except redis.RedisError as err:
             LOGGER.warning("route cache unavailable: %s", err)
 
