@@ -275,7 +275,9 @@ def proposal_answer(
 
 
 def _json(answer: dict[str, Any], cached: bool) -> bytes:
-    return json.dumps({**answer, "cached": cached}, ensure_ascii=False).encode()
+    return json.dumps(
+        {**answer, "cached": cached}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 #: Longest wait (s) for another process's proposal of the same incident and state; past it,
