@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.events import Publisher
+from app.services.response import ProposalMemo
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
 
@@ -29,6 +30,8 @@ class State:
     graphs: GraphStore
     #: plan documents by (id, version), read once per process (a new version is read anew)
     plan_cache: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    #: proposals built lately by this process, reused by the commit that follows a view
+    proposal_memo: ProposalMemo = field(default_factory=ProposalMemo)
 
     @property
     def publish(self) -> Callable[[str, dict[str, Any]], None]:

@@ -56,6 +56,7 @@ def proposal(row_id: int) -> Response:
         cache=answer_cache(),
         state=st.publisher.state_version(),
         plan_cache=st.plan_cache,
+        memo=st.proposal_memo,
     )
     return Response(answer, mimetype="application/json")
 
@@ -75,6 +76,8 @@ def dispatch(row_id: int) -> tuple[Response, int]:
         publish=st.publish,
         links=links(),
         plan_cache=st.plan_cache,
+        state=st.publisher.state_version,
+        memo=st.proposal_memo,
     )
     return jsonify(answer), 201
 

@@ -81,14 +81,24 @@ def commit(
     publish: Publish,
     links: Links,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
+    state: Callable[[], str | None] | None = None,
+    memo: response.ProposalMemo | None = None,
 ) -> dict[str, Any]:
     """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
-    "materials": [{"depot_id", "item_code", "quantity"}]}``."""
+    "materials": [{"depot_id", "item_code", "quantity"}]}``.
+
+    ``state`` reads the state counter and ``memo`` holds the proposals this process built: when
+    the incident's proposal was built here and nothing has changed since (read after the
+    incident is locked), it is reused instead of built again."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
     incident = repo.get_row(session, "incidents", incident_id, lock=True)
-    proposal = response.build(
-        session, engine, incident_id, plan_cache=plan_cache, incident=incident
-    )
+    proposal = None
+    if memo is not None and state is not None:
+        proposal = memo.recall(session, engine, incident, state())
+    if proposal is None:
+        proposal = response.build(
+            session, engine, incident_id, plan_cache=plan_cache, incident=incident
+        )
     chosen_teams, chosen_materials = _choice(body, proposal)
     if not chosen_teams and not chosen_materials:
         raise BadRequest(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +59,47 @@ class Proposal:
         if r is None:
             r = self.routes[i] = self.reach.route(i)
         return r
+
+
+class ProposalMemo:
+    """The proposals this process built lately, for the click that follows a view: a commit
+    reuses the proposal the dispatcher saw when nothing has changed since (same incident
+    version, same state counter, same graph, and the same active dispatches of the incident,
+    checked under the incident's lock); otherwise it builds anew. Process-local and bounded:
+    kept in the app's state, never at module level."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[Any, ...], tuple[Proposal, tuple[Any, ...]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(incident: Any, state: str, engine: Engine) -> tuple[Any, ...]:
+        return (incident.id, incident.version, state, engine.g.version, id(engine))
+
+    def put(self, session: Session, engine: Engine, p: Proposal, state: str | None) -> None:
+        if state is None:
+            return
+        sent = tuple(rrepo.active_sent(session, p.incident.id))
+        with self.lock:
+            self.items[self.key(p.incident, state, engine)] = (p, sent)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def recall(
+        self, session: Session, engine: Engine, incident: Any, state: str | None
+    ) -> Proposal | None:
+        """The remembered proposal of ``incident`` when nothing has changed since; else None."""
+        if state is None:
+            return None
+        with self.lock:
+            hit = self.items.get(self.key(incident, state, engine))
+        if hit is None:
+            return None
+        p, sent = hit
+        if tuple(rrepo.active_sent(session, incident.id)) != sent:
+            return None
+        return p
 
 
 def facts_of(session: Session, incident: Any) -> Facts:
@@ -250,6 +293,7 @@ def proposal_answer(
     cache: Any,
     state: str | None,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
+    memo: ProposalMemo | None = None,
 ) -> bytes:
     """The serialised proposal as JSON text, from the cache when nothing has changed since it
     was made: the key holds the incident's version, the state counter every published change
@@ -267,7 +311,10 @@ def proposal_answer(
     if hit is not None:
         return hit
     try:
-        answer = serialise(build(session, engine, incident_id, plan_cache=plan_cache))
+        p = build(session, engine, incident_id, plan_cache=plan_cache)
+        if memo is not None:
+            memo.put(session, engine, p, state)
+        answer = serialise(p)
         cache.put_raw(key, _json(answer, True))
     finally:
         _release(cache, key)

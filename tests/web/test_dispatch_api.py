@@ -1089,3 +1089,44 @@ def test_the_phone_gets_the_roads_around_its_route_with_its_link(client, auth, c
     assert error_of(client.get(wide), 400)["field"] == "bbox"
     forged = f"/r/{token[:-2]}xx/roads.json?bbox=" + ",".join(map(str, bbox))
     assert client.get(forged).status_code in (403, 404)
+
+
+def test_the_click_after_a_view_reuses_the_proposal_seen(client, auth, city, monkeypatch):
+    """A dispatcher views the proposal, then clicks: the commit reuses what was built for the
+    view (nothing changed since) and sends exactly what was shown."""
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    seen = proposal(client, auth, inc["id"])
+    assert seen["cached"] is False  # built by this process, so remembered
+    monkeypatch.setattr(
+        response_service, "build", lambda *a, **k: pytest.fail("the commit built it again")
+    )
+    r = dispatch(client, auth, inc["id"])
+    assert r.status_code == 201, r.get_json()
+    sent = {d["team_id"] for d in r.get_json()["dispatches"] if d["kind"] == "team"}
+    assert sent == {f["team_id"] for f in seen["allocation"]["teams"]}
+
+
+def test_a_change_since_the_view_makes_the_click_build_anew(client, auth, city, monkeypatch):
+    """Anything published since the view (here a team reporting elsewhere) and the proposal is
+    built again under the lock, so the click never acts on a stale picture."""
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    seen = proposal(client, auth, inc["id"])
+    other = next(f for f in seen["allocation"]["teams"])
+    # another dispatcher takes one of the proposed teams for another incident
+    elsewhere = new_incident(client, auth, "accident.fire.urban", at=KAISANIEMI)
+    body = {"teams": [{"team_id": other["team_id"], "version": other["version"]}]}
+    assert dispatch(client, auth, elsewhere["id"], body).status_code == 201
+    built = []
+    original = response_service.build
+    monkeypatch.setattr(
+        response_service, "build", lambda *a, **k: built.append(1) or original(*a, **k)
+    )
+    r = dispatch(client, auth, inc["id"])
+    assert r.status_code == 201, r.get_json()
+    assert built == [1]
+    sent = {d["team_id"] for d in r.get_json()["dispatches"] if d["kind"] == "team"}
+    assert other["team_id"] not in sent
