@@ -41,14 +41,31 @@ def get_row(session: Session, kind: str, row_id: int, *, lock: bool = False) -> 
     NotFound
         When there is no such row.
     """
-    model = model_of(kind)
-    stmt = select(model).where(model.id == row_id)
+    return fetch(session, model_of(kind), row_id, lock=lock, label=kind)
+
+
+def fetch(
+    session: Session,
+    model: type[Base],
+    key: Any,
+    *,
+    lock: bool = False,
+    label: str,
+    field: str = "id",
+) -> Any:
+    """The ``model`` row whose primary key is ``key``; with ``lock``, ``SELECT ... FOR UPDATE``.
+    Raises :class:`NotFound` naming ``label`` and ``field`` when there is none."""
+    stmt = select(model).where(model.__mapper__.primary_key[0] == key)
     if lock:
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).first()
     if row is None:
-        msg = f"{kind} {row_id} does not exist"
-        raise NotFound(msg, field="id")
+        msg = (
+            f"{label} {key!r} does not exist"
+            if isinstance(key, str)
+            else f"{label} {key} does not exist"
+        )
+        raise NotFound(msg, field=field)
     return row
 
 

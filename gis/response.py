@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import ConstraintViolation, NotFound
 from gis.models import AuditEntry, Depot, Dispatch, Hazard, Incident, Plan, StockLine, Team
-from gis.repository import write_audit
+from gis.repository import fetch, write_audit
 
 
 def hazards_near(session: Session, incident: Incident, within_m: float) -> list[dict[str, Any]]:
@@ -301,14 +301,7 @@ def dispatch_audit(d: Dispatch) -> dict[str, Any]:
 
 
 def dispatch(session: Session, dispatch_id: int, *, lock: bool = False) -> Dispatch:
-    stmt = select(Dispatch).where(Dispatch.id == dispatch_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    d = session.scalars(stmt).first()
-    if d is None:
-        msg = f"dispatch {dispatch_id} does not exist"
-        raise NotFound(msg, field="id")
-    return d
+    return fetch(session, Dispatch, dispatch_id, lock=lock, label="dispatch")
 
 
 def dispatches_of(
@@ -400,14 +393,7 @@ def plan_versions(session: Session) -> list[tuple[str, int]]:
 
 
 def plan(session: Session, plan_id: str, *, lock: bool = False) -> Plan:
-    stmt = select(Plan).where(Plan.id == plan_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    p = session.scalars(stmt).first()
-    if p is None:
-        msg = f"plan {plan_id!r} does not exist"
-        raise NotFound(msg, field="plan_id")
-    return p
+    return fetch(session, Plan, plan_id, lock=lock, label="plan", field="plan_id")
 
 
 def upsert_plan(session: Session, doc: Mapping[str, Any], *, actor: str) -> tuple[Plan, bool]:

@@ -27,6 +27,7 @@ from gis.models import (
     Site,
     Team,
 )
+from gis.repository import fetch
 
 
 def inside(session: Session, area: shapely.Geometry) -> dict[str, list[dict[str, Any]]]:
@@ -257,14 +258,7 @@ def add_alert(session: Session, **values: Any) -> Alert:
 
 
 def alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert:
-    stmt = select(Alert).where(Alert.id == alert_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = session.scalar(stmt)
-    if row is None:
-        msg = f"no alert with id {alert_id}"
-        raise NotFound(msg, field="id")
-    return row
+    return fetch(session, Alert, alert_id, lock=lock, label="alert")
 
 
 def active_alerts(session: Session, *, now: datetime) -> list[Alert]:
