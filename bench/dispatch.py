@@ -49,9 +49,7 @@ import math
 import os
 import pstats
 import random
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -71,7 +69,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_report  # noqa: E402
+from bench.common import free_port, pct, service_env, write_report  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
@@ -126,19 +124,6 @@ def log(msg: str) -> None:
 # --- small helpers (as in bench/routing.py) ---------------------------------------------------
 
 
-def pct(ms: Sequence[float]) -> dict[str, float]:
-    if not ms:
-        return {"n": 0, "p50": math.nan, "p95": math.nan, "mean": math.nan, "max": math.nan}
-    a = np.asarray(ms, dtype=float)
-    return {
-        "n": len(a),
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "mean": float(a.mean()),
-        "max": float(a.max()),
-    }
-
-
 def fmt(x: Any, digits: int = 1) -> str:
     if x is None:
         return "-"
@@ -191,28 +176,6 @@ def code_state() -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": "unknown"}
     return {"commit": head or "unknown", "dirty": "yes" if dirty else "no"}
-
-
-def service_env() -> dict[str, str]:
-    """``var/env`` (written by scripts/services.sh), overridden by the environment."""
-    out: dict[str, str] = {}
-    env_file = REPO / "var" / "env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            line = line.strip()
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].partition("=")
-                out[key] = shlex.split(value)[0] if value else ""
-    for key in ("DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "TEST_REDIS_URL"):
-        if os.environ.get(key):
-            out[key] = os.environ[key]
-    return out
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- scratch database, graph, seed ------------------------------------------------------------

@@ -42,10 +42,8 @@ import http.client
 import json
 import math
 import os
-import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_report  # noqa: E402
+from bench.common import free_port, pct, service_env, write_report  # noqa: E402
 
 CHROMIUM = os.environ.get("ONEMAP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -337,41 +335,6 @@ def log(msg: str) -> None:
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float | None]) -> dict[str, float]:
-    """p50, p95, mean and max of the values that are not None (ms unless said otherwise)."""
-    a = np.asarray([v for v in values if v is not None], dtype=float)
-    if not len(a):
-        return {"n": 0, "p50": math.nan, "p95": math.nan, "mean": math.nan, "max": math.nan}
-    return {
-        "n": len(a),
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "mean": float(a.mean()),
-        "max": float(a.max()),
-    }
-
-
-def service_env() -> dict[str, str]:
-    """``var/env`` (written by scripts/services.sh), overridden by the environment."""
-    out: dict[str, str] = {}
-    env_file = REPO / "var" / "env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            line = line.strip()
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].partition("=")
-                out[key] = shlex.split(value)[0] if value else ""
-    if os.environ.get("DATABASE_URL"):
-        out["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def code_state() -> dict[str, str]:

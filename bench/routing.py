@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_report  # noqa: E402
+from bench.common import pct, write_report  # noqa: E402
 from gis.crs import from_metric, to_metric  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 from routing.engine import Closures, Engine, Located  # noqa: E402
@@ -74,18 +74,6 @@ def log(msg: str) -> None:
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def pct(ms: Sequence[float]) -> dict[str, float]:
-    if not ms:
-        return {"n": 0, "p50": math.nan, "p95": math.nan, "mean": math.nan}
-    a = np.asarray(ms, dtype=float)
-    return {
-        "n": len(a),
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "mean": float(a.mean()),
-    }
 
 
 def timed_loop(items: Sequence[Any], fn: Callable[[Any], Any], budget_s: float) -> tuple:
