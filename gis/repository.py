@@ -137,21 +137,23 @@ def _out(f: F.Field, value: Any) -> Any:
     if f.kind == "datetime":
         return _iso(value)
     if f.kind == "stock":
-        return [
-            {
-                "item_code": s.item_code,
-                "name_zh": s.name_zh,
-                "name_en": s.name_en,
-                "unit": s.unit,
-                "on_hand": s.on_hand,
-                "reserved": s.reserved,
-                "available": s.on_hand - s.reserved,
-            }
-            for s in value
-        ]
+        return [stock_json(s) for s in value]
     if isinstance(value, list):
         return list(value)
     return value
+
+
+def stock_json(s: Any) -> dict[str, Any]:
+    """A stock line (or a total of lines) as JSON: what is on hand, reserved and available."""
+    return {
+        "item_code": s.item_code,
+        "name_zh": s.name_zh,
+        "name_en": s.name_en,
+        "unit": s.unit,
+        "on_hand": s.on_hand,
+        "reserved": s.reserved,
+        "available": s.on_hand - s.reserved,
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

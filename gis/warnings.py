@@ -201,6 +201,30 @@ def reserve_places(session: Session, loads: Mapping[int, int]) -> dict[int, int]
     return left
 
 
+def release_evacuations(session: Session, incident_id: int) -> list[int]:
+    """Give back the places held by the incident's evacuation in force and mark it released;
+    returns the ids released (oldest first)."""
+    evs = session.scalars(
+        select(Evacuation)
+        .where(Evacuation.incident_id == incident_id, Evacuation.status == "committed")
+        .order_by(Evacuation.id)
+        .with_for_update()
+    ).all()
+    held: dict[int, int] = {}
+    for ev in evs:
+        for ld in ev.loads:
+            held[ld.shelter_id] = held.get(ld.shelter_id, 0) + ld.people
+        ev.status = "released"
+    for sid in sorted(held):  # in id order, as reservations lock them
+        session.execute(
+            update(Shelter)
+            .where(Shelter.id == sid)
+            .values(reserved=Shelter.reserved - held[sid], version=Shelter.version + 1)
+        )
+    session.flush()
+    return [ev.id for ev in evs]
+
+
 def add_evacuation(
     session: Session,
     *,

@@ -434,6 +434,11 @@ def field_report(
     from gis.geometry import point_lonlat
 
     d = links.check(session, token, lock=True)
+    if d.status not in ("dispatched", "en_route", "on_scene"):
+        # the job is over (done, recalled, released): the link may no longer move the team,
+        # which may meanwhile be on another incident
+        msg = f"this dispatch is {d.status}: the link reports nothing more"
+        raise InvalidTransition(msg, field="status")
     status = body.get("status")
     if status is not None and status not in LINK_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(LINK_STATUSES)}", field="status")

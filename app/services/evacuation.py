@@ -202,12 +202,18 @@ def evacuate(
 ) -> tuple[dict[str, Any], bool]:
     """Preview (``commit`` false, the default) or commit an evacuation over road graph
     ``graph`` of ``graphs`` (the default graph when None) in the body's ``mode`` (``"walk"``,
-    the default, or ``"drive"``); returns the answer and whether it was committed."""
+    the default, or ``"drive"``); returns the answer and whether it was committed.
+
+    An incident has one evacuation in force: a new commit replaces the one before, whose places
+    are given back first, in the same transaction (a preview plans as if they were given back,
+    and gives nothing back)."""
     b = _body(body)
     mode = b["mode"]
     drive = graphs.engine(graph)
     engine = drive if mode == "drive" else graphs.engine(graph, mode=mode)
-    incident = repo.get_row(session, "incidents", incident_id)
+    # locked when committing: two commits for one incident run one after the other
+    incident = repo.get_row(session, "incidents", incident_id, lock=bool(b.get("commit")))
+    replaced = wrepo.release_evacuations(session, incident.id)
     zone, people, shelters, plan = compute(
         session, engine, incident, b, area=area, plan_cache=plan_cache, zone_engine=drive
     )
@@ -251,6 +257,7 @@ def evacuate(
         before=None,
         after={
             "evacuation_id": ev.id,
+            "replaces": replaced,
             "mode": mode,
             "people": out["demand"]["people"],
             "assigned": plan.assigned_people,
@@ -263,6 +270,7 @@ def evacuate(
         {
             "incident_id": incident.id,
             "evacuation_id": ev.id,
+            "replaces": replaced,
             "mode": mode,
             "shelters": [{"id": s, "load": n} for s, n in loads.items()],
         },

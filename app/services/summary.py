@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gis import repository as layers_repo
 from gis import summary as repo
 
 #: Incident statuses that count as active (not closed).
@@ -47,16 +48,7 @@ def summary(
         "teams": _teams(session),
         "shelters": _shelters(session),
         "stock": [
-            {
-                "item_code": s.item_code,
-                "name_zh": s.name_zh,
-                "name_en": s.name_en,
-                "unit": s.unit,
-                "on_hand": s.on_hand,
-                "reserved": s.reserved,
-                "available": s.on_hand - s.reserved,
-                "depots": s.depots,
-            }
+            {**layers_repo.stock_json(s), "depots": s.depots}
             for s in repo.stock_totals(session, items)
         ],
         "alerts": {"active": repo.active_alerts(session, now)},

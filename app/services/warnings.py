@@ -140,6 +140,7 @@ def preview(
     plan_cache: dict | None = None,
 ) -> dict[str, Any]:
     """The alert area of an incident and what is inside it, without issuing anything."""
+    body = _check_body(body, {"area"})
     incident = repo.get_row(session, "incidents", incident_id)
     best = matched(session, incident, plan_cache)
     spec = area_spec(body, best, key="area")

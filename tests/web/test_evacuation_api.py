@@ -98,7 +98,7 @@ def test_preview_assigns_within_room_on_routes_that_never_go_deeper(client, auth
     assert session.scalar(select(func.sum(Shelter.reserved))) == 0
 
 
-def test_commit_reserves_places_and_a_second_one_sees_less_room(
+def test_commit_reserves_places_and_a_new_commit_replaces_it(
     client, auth, city, session, redis_client
 ):
     inc = new_incident(client, auth, "accident.hazmat.leak", title="Leak in Kluuvi")
@@ -114,12 +114,23 @@ def test_commit_reserves_places_and_a_second_one_sees_less_room(
     listed = client.get(f"/api/v1/incidents/{inc['id']}/evacuations", headers=auth["viewer"])
     listed_ev = listed.get_json()["evacuations"][0]
     assert listed_ev["id"] == first["id"] and listed_ev["mode"] == "walk"
-    # the same people again: the places taken are gone, so the loads move or shrink
-    r = _evacuate(client, auth, inc["id"], {"zone": ZONE, "commit": True})
+    # a preview now plans as if the first one's places were free again: the same plan
+    again = _evacuate(client, auth, inc["id"], {"zone": ZONE}).get_json()
+    assert {s["id"]: s["load"] for s in again["shelters"] if s["load"]} == {
+        s["id"]: s["load"] for s in first["shelters"] if s["load"]
+    }
+    # a new commit (a smaller zone) replaces the first: its places are given back, not added
+    smaller = {"circle": {"radius_m": 120}}
+    r = _evacuate(client, auth, inc["id"], {"zone": smaller, "commit": True})
     assert r.status_code == 201, r.get_json()
+    second = r.get_json()
+    loads = {s["id"]: s["load"] for s in second["shelters"] if s["load"]}
+    session.expire_all()
     for s in session.scalars(select(Shelter)):
-        session.refresh(s)
-        assert s.occupancy + s.reserved <= s.capacity
+        assert s.reserved == loads.get(s.id, 0), s.name
+    listed = client.get(f"/api/v1/incidents/{inc['id']}/evacuations", headers=auth["viewer"])
+    statuses = {e["id"]: e["status"] for e in listed.get_json()["evacuations"]}
+    assert statuses == {first["id"]: "released", second["id"]: "committed"}
 
 
 def test_capacity_short_names_the_unassigned_and_where(client, auth, city):

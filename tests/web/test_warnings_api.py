@@ -118,20 +118,21 @@ def test_circle_and_isochrone_areas(client, auth, city):
 
 
 @pytest.mark.parametrize(
-    ("area", "field"),
+    ("area", "status", "field"),
     [
-        ({"circle": {"radius_m": -5}}, "area.circle.radius_m"),
-        ({"circle": {"radius": 5}}, "area.circle.radius_m"),
-        ({"polygon": {"type": "Polygon", "coordinates": [[[24.94, 60.17]]]}}, "area.polygon"),
-        ({"square": 3}, "area"),
-        ("near", "area"),
+        ({"circle": {"radius_m": -5}}, 422, "area.circle.radius_m"),
+        ({"circle": {"radius": 5}}, 422, "area.circle.radius_m"),
+        ({"polygon": {"type": "Polygon", "coordinates": [[[24.94, 60.17]]]}}, 400, "area.polygon"),
+        ({"square": 3}, 422, "area"),
+        ("near", 422, "area"),
     ],
 )
-def test_bad_area_is_refused_and_nothing_is_written(client, auth, city, session, area, field):
+def test_bad_area_is_refused_and_nothing_is_written(
+    client, auth, city, session, area, status, field
+):
     inc = new_incident(client, auth, "accident.fire.urban")
     r = post(client, f"/api/v1/incidents/{inc['id']}/alerts", {"area": area}, auth["dispatcher"])
-    err = error_of(r, r.status_code)
-    assert 400 <= r.status_code < 500
+    err = error_of(r, status)
     assert err["field"] == field or err["field"].startswith(field + ".")
     assert session.scalar(select(func.count()).select_from(Alert)) == 0
 
@@ -309,3 +310,10 @@ def test_warnings_and_evacuations_are_on_the_timeline(client, auth, city):
         f"/api/v1/incidents/{inc['id']}/timeline?lang=zh_CN", headers=auth["viewer"]
     ).get_json()["timeline"]
     assert any(s["what"].startswith("发布预警") for s in zh)
+
+
+@pytest.mark.parametrize("body", [[1, 2], "near", 3])
+def test_a_preview_body_that_is_not_an_object_is_400(client, auth, city, body):
+    inc = new_incident(client, auth, "accident.fire.urban")
+    r = post(client, f"/api/v1/incidents/{inc['id']}/alerts/preview", body, auth["viewer"])
+    assert error_of(r, 400)["field"] == "body"
