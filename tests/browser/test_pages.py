@@ -131,6 +131,7 @@ def test_console_click_plan_dispatch_and_the_wall_draws_the_routes_live(
 
     # The wall shows no route of this incident yet; one click dispatches.
     assert _routes(page.context, incident_id) == []
+    assert not wall.evaluate(ROUTES_DRAWN, proposed)
     page.click("#dispatch")
     expect(page.locator("#dispatch-list li[data-dispatch]").first).to_be_visible()
     routes = _routes(page.context, incident_id)

@@ -14,14 +14,6 @@ from sqlalchemy import text
 
 HAZ = "#ff9800"
 
-LAYER_JS = """
-(color) => {
-  const map = window.__onemapMaps[0];
-  let out = null;
-  map.eachLayer((l) => { if (typeof l.drawn === "function" && l._cfg.color === color) out = l; });
-  return out;
-}
-"""
 DRAWN_JS = """
 (color) => {
   const map = window.__onemapMaps[0];

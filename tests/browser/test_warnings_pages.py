@@ -133,7 +133,9 @@ def test_console_warns_and_evacuates_and_the_wall_shows_both_live(open_context, 
     expect(result.locator("[data-people]")).to_be_visible()
     preview = ctx.request.post(f"/api/v1/incidents/{incident_id}/alerts/preview", data={}).json()
     inside = preview["inside"]
-    assert preview["area_spec"] == {"circle": {"radius_m": 1000.0}}  # the plan's rule at III
+    plan = ctx.request.get("/api/v1/plans/gas-explosion").json()
+    rule = plan["document"]["response"]["III"]["alert_area"]  # the plan's rule at level III
+    assert preview["area_spec"] == {"circle": {"radius_m": float(rule["radius_m"])}}
     page.wait_for_function(SHOWS, arg=[_bbox(preview["area"]), []])
     people = inside["people"]["count"]
     assert people > 0 and inside["people"]["source"] == "buildings"

@@ -21,8 +21,11 @@ def test_seed_is_idempotent_and_reset_reseeds(session, layers, tmp_path):
     assert demo.seed_layers(session, layers) == counts  # second run changes nothing
     total = sum(repo.count_rows(session, k) for k in demo.KINDS)
     assert total == sum(counts.values())
+    before = {r.id for r in repo.list_rows(session, "shelters", limit=1000)}
     demo.seed_layers(session, layers, reset=True)
     assert sum(repo.count_rows(session, k) for k in demo.KINDS) == total
+    after = {r.id for r in repo.list_rows(session, "shelters", limit=1000)}
+    assert after and not after & before  # the rows were deleted and seeded anew
     shelters = repo.list_rows(session, "shelters", limit=1000)
     assert all(r.demo for r in shelters)
     assert "Ressun lukio" in {r.name for r in shelters}  # a real school of the extract
@@ -62,6 +65,8 @@ def test_reset_after_a_dispatch_and_a_layer_added_later(session, layers):
         Dispatch(incident_id=inc.id, kind="material", depot_id=depot.id, item_code="x", quantity=1)
     )
     session.commit()
+    old_teams = {t.id for t in session.query(Team)}
     again = demo.seed_layers(session, layers, reset=True)
     assert again == counts
+    assert not {t.id for t in session.query(Team)} & old_teams
     assert session.query(Dispatch).count() == 0

@@ -205,10 +205,10 @@ def test_plan_is_optimal_by_brute_force(grid, rooms):
 
 
 def test_greedy_takes_the_nearest_first_and_can_cost_more(grid):
-    # Two demands, one shelter each nearly equally close for the first, the second has only
-    # one good choice: greedy in input order gives the first the second's shelter.
+    # Two demands both nearer the west shelter, which has room for one of them: greedy in input
+    # order gives it to the first, whose detour east would have cost less than the second's.
     shelters = [Shelter("west", *at(0, 2), 2), Shelter("east", *at(5, 2), 2)]
-    demands = [Demand("mid", *mid((2, 2), (3, 2)), 2), Demand("west", *at(2, 2), 2)]
+    demands = [Demand("a", *at(2, 2), 2), Demand("b", *at(2, 3), 2)]
     prob = ev.build_problem(grid, ZONE, demands, shelters)
     opt, greedy = ev.assign(prob), ev.greedy_assignment(prob)
     t = prob.times
@@ -217,7 +217,7 @@ def test_greedy_takes_the_nearest_first_and_can_cost_more(grid):
     )
     first = int(np.argmin(t[0]))
     assert [(f.demand, f.shelter) for f in greedy.flows if f.demand == 0] == [(0, first)]
-    assert greedy.total_person_s >= opt.total_person_s - 1e-9
+    assert greedy.total_person_s > opt.total_person_s + 1e-6  # greedy really costs more here
     assert greedy.method == "greedy" and opt.method == "optimal"
 
 
