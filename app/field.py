@@ -116,8 +116,6 @@ def _gpx_xml(view: dict[str, Any]) -> bytes:
 def report(token: str) -> Response:
     body = params.json_body()
     if not isinstance(body, dict):
-        from app.errors import BadRequest
-
         raise BadRequest('send {"status": ...} or {"at": [lon, lat]}', field="body")
     st = state()
     return jsonify(

@@ -37,6 +37,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale
@@ -179,8 +180,8 @@ def lang_switch() -> Markup:
             continue
         args = request.args.to_dict()
         args["lang"] = code
-        query = "&".join(f"{escape(k)}={escape(v)}" for k, v in args.items())
-        parts.append(f'<a href="?{query}" hreflang="{html_lang(code)}">{label}</a>')
+        href = escape("?" + urlencode(args))
+        parts.append(f'<a href="{href}" hreflang="{html_lang(code)}">{label}</a>')
     label = escape(_("Language"))
     return Markup(f'<nav class="lang" aria-label="{label}">{" ".join(parts)}</nav>')
 

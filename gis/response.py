@@ -148,33 +148,6 @@ def lock_teams(session: Session, ids: Sequence[int]) -> dict[int, Team]:
     return found
 
 
-def reserve_stock(session: Session, depot_id: int, item_code: str, quantity: int) -> int:
-    """Reserve ``quantity`` in one atomic UPDATE that only succeeds while enough is free; two
-    concurrent reservations can never take the same units. Returns the stock line id."""
-    line_id = session.scalar(
-        update(StockLine)
-        .where(
-            StockLine.depot_id == depot_id,
-            StockLine.item_code == item_code,
-            StockLine.on_hand - StockLine.reserved >= quantity,
-        )
-        .values(reserved=StockLine.reserved + quantity)
-        .returning(StockLine.id)
-    )
-    if line_id is None:
-        free = session.scalar(
-            select(StockLine.on_hand - StockLine.reserved).where(
-                StockLine.depot_id == depot_id, StockLine.item_code == item_code
-            )
-        )
-        msg = (
-            f"depot {depot_id} has only {int(free or 0)} of {item_code} free, "
-            f"{quantity} asked; reload the proposal"
-        )
-        raise ConstraintViolation(msg, field="materials", depot_id=depot_id, item_code=item_code)
-    return int(line_id)
-
-
 def reserve_stock_many(session: Session, lines: Sequence[tuple[int, str, int]]) -> None:
     """Reserve several ``(depot_id, item_code, quantity)`` lines at once: the stock lines are
     locked in id order (so two commits never deadlock), each checked against what is free, then
@@ -235,17 +208,6 @@ def release_stock(
         .where(StockLine.depot_id == depot_id, StockLine.item_code == item_code)
         .values(reserved=StockLine.reserved - quantity, on_hand=StockLine.on_hand - used)
     )
-
-
-def add_dispatch(
-    session: Session, values: Mapping[str, Any], route: shapely.Geometry | None
-) -> Dispatch:
-    d = Dispatch(**values)
-    if route is not None:
-        d.route = from_shape(route, srid=4326)
-    session.add(d)
-    session.flush()
-    return d
 
 
 def add_dispatches(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Dispatch]:

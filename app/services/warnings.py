@@ -420,10 +420,12 @@ def follow_up(
     level = (prev.info or {}).get("level") or _level_of(incident, None)
     if action == "cancel":
         spec, geom, msg_type = prev.area_spec, None, "Cancel"
-    else:
-        spec = area_spec(b, None, key="area") if "area" in b else prev.area_spec
+    elif "area" in b:
+        spec = area_spec(b, None, key="area")
         geom = resolve_area(spec, incident, engine, area=area, field="area")
         msg_type = "Update"
+    else:  # new texts only: the area as issued
+        spec, geom, msg_type = prev.area_spec, wrepo.area_of(prev), "Update"
     row = _issue(
         session,
         incident,
@@ -509,12 +511,22 @@ def cap_document(session: Session, alert_id: int) -> tuple[bytes, str]:
 def atom(
     session: Session, *, settings: Settings, self_url: str, cap_url: Callable[[int], str]
 ) -> bytes:
-    """An Atom feed of the alerts in force, newest first."""
+    """An Atom feed of the alerts in force, newest first; each entry's title and summary are
+    the Chinese headline and description as issued (kept with the alert)."""
     rows = wrepo.active_alerts(session, now=datetime.now(UTC))
     entries = []
     for r in rows:
-        doc = cap_feed.read_cap(r.cap_xml.encode("utf-8"))
-        entries.append(cap_feed.feed_entry(doc, cap_url=cap_url(r.id)))
+        texts = (r.info or {}).get("zh-CN") or {}
+        entries.append(
+            cap_feed.AtomEntry(
+                id=cap_url(r.id),
+                title=texts.get("headline") or r.identifier,
+                updated=r.sent,
+                cap_url=cap_url(r.id),
+                summary=texts.get("description", ""),
+                language="zh-CN",
+            )
+        )
     updated = max((r.sent for r in rows), default=datetime.now(UTC).replace(microsecond=0))
     return cap_feed.atom_feed(
         entries,

@@ -317,3 +317,22 @@ def test_a_preview_body_that_is_not_an_object_is_400(client, auth, city, body):
     inc = new_incident(client, auth, "accident.fire.urban")
     r = post(client, f"/api/v1/incidents/{inc['id']}/alerts/preview", body, auth["viewer"])
     assert error_of(r, 400)["field"] == "body"
+
+
+def test_an_update_with_new_texts_only_keeps_the_area_issued(client, auth, city, schema):
+    inc = new_incident(client, auth, "accident.fire.urban", title="Fire")
+    body = {"area": {"isochrone": {"seconds": 120}}}
+    first = post(client, f"/api/v1/incidents/{inc['id']}/alerts", body, auth["dispatcher"])
+    first = first.get_json()
+    r = post(
+        client,
+        f"/api/v1/alerts/{first['id']}/update",
+        {"headline_en": "Fire on Kaivokatu: keep away", "headline_zh": "凯沃街火灾：请远离"},
+        auth["dispatcher"],
+    )
+    assert r.status_code == 201, r.get_json()
+    upd = r.get_json()
+    assert upd["area"] == first["area"] and upd["inside"] == first["inside"]
+    assert upd["headline"]["en"] == "Fire on Kaivokatu: keep away"
+    doc = cap_of(client, upd["id"], schema)
+    assert "keep away" in " ".join(xp(doc, "/cap:alert/cap:info/cap:headline/text()"))
