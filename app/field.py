@@ -21,8 +21,7 @@ GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 
 def _links() -> dispatch_service.Links:
-    cfg = current_app.config
-    return dispatch_service.Links(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+    return dispatch_service.Links.of(current_app.config)
 
 
 #: Largest box of roads a phone may ask for (degrees each way): a district, not a city.

@@ -597,7 +597,7 @@ def run_commits(
         try:
             if view_first:
                 viewed = response_service.build(s, eng, iid, plan_cache=st.plan_cache)
-                st.proposal_memo.put(s, eng, viewed, st.publisher.state_version())
+                st.proposal_memo.put(eng, viewed, st.publisher.state_version())
                 s.rollback()
             t0 = time.perf_counter()
             ans = dispatch.commit(

@@ -19,8 +19,7 @@ from app.services import response as response_service
 
 
 def links() -> dispatch_service.Links:
-    cfg = current_app.config
-    return dispatch_service.Links(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+    return dispatch_service.Links.of(current_app.config)
 
 
 @blueprint.get("/plans")

@@ -48,6 +48,11 @@ class Links:
     secret: str
     ttl_s: int
 
+    @classmethod
+    def of(cls, cfg: Mapping[str, Any]) -> Links:
+        """The links of an app configuration (its secret key and ``LINK_TTL_S``)."""
+        return cls(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
+
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.secret, salt="onemap.route-link")
 

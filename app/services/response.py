@@ -45,6 +45,8 @@ class Proposal:
     depot_index: dict[int, int]
     closures: Closures
     routes: dict[int, Route] = field(default_factory=dict)  # source index -> its route
+    #: what the incident's active dispatches sent when this was built (gis.response.active_sent)
+    sent: tuple[Any, ...] = ()
 
     @property
     def best(self) -> Match:
@@ -77,12 +79,11 @@ class ProposalMemo:
     def key(incident: Any, state: str, engine: Engine) -> tuple[Any, ...]:
         return (incident.id, incident.version, state, engine.g.version, id(engine))
 
-    def put(self, session: Session, engine: Engine, p: Proposal, state: str | None) -> None:
+    def put(self, engine: Engine, p: Proposal, state: str | None) -> None:
         if state is None:
             return
-        sent = tuple(rrepo.active_sent(session, p.incident.id))
         with self.lock:
-            self.items[self.key(p.incident, state, engine)] = (p, sent)
+            self.items[self.key(p.incident, state, engine)] = (p, p.sent)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
@@ -133,7 +134,8 @@ def build(
         incident = repo.get_row(session, "incidents", incident_id)
     facts = facts_of(session, incident)
     matches = match(facts, plan_service.documents(session, plan_cache))
-    package = _still_needed(matches[0].package, rrepo.active_sent(session, incident.id))
+    sent = tuple(rrepo.active_sent(session, incident.id))
+    package = _still_needed(matches[0].package, list(sent))
     here = to_shape(incident.geom)
     zones = [
         z for z in rrepo.danger_zones(session, exclude_incident=incident.id) if not z.covers(here)
@@ -176,6 +178,7 @@ def build(
         team_index,
         depot_index,
         closures,
+        sent=sent,
     )
 
 
@@ -313,7 +316,7 @@ def proposal_answer(
     try:
         p = build(session, engine, incident_id, plan_cache=plan_cache)
         if memo is not None:
-            memo.put(session, engine, p, state)
+            memo.put(engine, p, state)
         answer = serialise(p)
         cache.put_raw(key, _json(answer, True))
     finally:
