@@ -17,7 +17,7 @@ from flask import Flask, current_app, g, request, session
 
 from app import users
 from app.errors import Forbidden, TooManyRequests, Unauthorized
-from app.extensions import db, state
+from app.extensions import db, state, state_version
 from gis.models import User
 
 LOGGER = logging.getLogger(__name__)
@@ -37,7 +37,9 @@ def load_user() -> None:
         if scheme.lower() != "bearer" or not token.strip():
             msg = "the Authorization header must be 'Bearer <token>'"
             raise Unauthorized(msg, field="Authorization")
-        user = users.user_for_token(db(), token.strip())
+        user = users.caller_for_token(
+            db, token.strip(), kept=state().callers, state=state_version()
+        )
         if user is None:
             msg = "the API token is invalid or revoked"
             raise Unauthorized(msg, field="Authorization")
@@ -47,12 +49,12 @@ def load_user() -> None:
     if uid is not None:
         user = db().get(User, uid)
         if user is not None and user.active and session.get("pw") == _pw_stamp(user):
-            g.user = user
+            g.user = users.Caller.of(user)
         else:
             session.clear()
 
 
-def current_user() -> User | None:
+def current_user() -> users.Caller | None:
     return g.get("user")
 
 
@@ -113,7 +115,7 @@ def login(name: str, password: str) -> User:
     session.permanent = True
     session["uid"] = user.id
     session["pw"] = _pw_stamp(user)
-    g.user = user
+    g.user = users.Caller.of(user)
     return user
 
 

@@ -136,6 +136,7 @@ def token_revoke(name: str) -> None:
     try:
         n = users.revoke_tokens(session, users.user_by_name(session, name), actor="cli")
         session.commit()
+        state().publisher.bump()  # a running server checks the token again on its next use
     except Exception as err:
         session.rollback()
         _fail(err)
@@ -335,6 +336,7 @@ def plans_load() -> None:
     except Exception as err:
         session.rollback()
         _fail(err)
+    state().publisher.bump()  # proposals cached by a running server are stale
     click.echo(f"{result['plans']} plans, {result['changed']} new or changed")
 
 
@@ -366,5 +368,6 @@ def demo_seed(reset: bool) -> None:
     plan_service.sync_library(session, actor="demo-seed")
     counts = demo.seed_layers(session, helsinki_demo_layers(), reset=reset)
     password, _ = demo.ensure_users(session, Path(current_app.config["VAR_DIR"]))
+    state().publisher.bump()  # answers cached by a running server are stale
     click.echo("demo layers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     click.echo(f"log in as admin, dispatcher or viewer with password {password}")

@@ -10,10 +10,10 @@ Static files are compressed once per version (their ETag) and kept in a small ca
 from __future__ import annotations
 
 import gzip
-import threading
-from collections import OrderedDict
 
 from flask import Flask, Response, request
+
+from app.lru import Lru
 
 MIN_BYTES = 1024
 LEVEL = 6
@@ -37,36 +37,15 @@ TYPES = frozenset(
 _CACHE_ITEMS = 64
 
 
-class _Cache:
-    """Compressed static files by ETag, the most recent few."""
-
-    def __init__(self) -> None:
-        self.items: OrderedDict[str, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self.lock:
-            hit = self.items.get(key)
-            if hit is not None:
-                self.items.move_to_end(key)
-            return hit
-
-    def put(self, key: str, value: bytes) -> None:
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > _CACHE_ITEMS:
-                self.items.popitem(last=False)
-
-
 def init_app(app: Flask) -> None:
-    cache = _Cache()
+    cache: Lru[bytes] = Lru(_CACHE_ITEMS)
 
     @app.after_request
     def _gzip(resp: Response) -> Response:
         return compress(resp, cache)
 
 
-def compress(resp: Response, cache: _Cache | None = None) -> Response:
+def compress(resp: Response, cache: Lru[bytes] | None = None) -> Response:
     """``resp`` gzipped when the request accepts it and it is worth it; else unchanged."""
     if (
         resp.status_code != 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,18 +36,47 @@ class Publisher:
             pipe = self.client.pipeline(transaction=False)
             pipe.xadd(self.stream, {"data": data}, maxlen=self.maxlen, approximate=True)
             pipe.publish(self.channel, data)
+            pipe.set(self.counter, _counter_base(), nx=True)
             pipe.incr(self.counter)
-            stream_id, _, _ = pipe.execute()
+            stream_id, *_ = pipe.execute()
         except redis.RedisError as err:
             LOGGER.warning("event %s not published, Redis unavailable: %s", event, err)
             return None
         return stream_id.decode() if isinstance(stream_id, bytes) else stream_id
 
+    def bump(self) -> None:
+        """Bump the state counter without an event: a change nobody watches live (a token
+        revoked, a plan library or demo loaded from the command line) still makes every answer
+        cached under the counter stale."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(self.counter, _counter_base(), nx=True)
+            pipe.incr(self.counter)
+            pipe.execute()
+        except redis.RedisError as err:
+            LOGGER.warning("state counter not bumped, Redis unavailable: %s", err)
+
     def state_version(self) -> str | None:
         """A counter that every published change bumps: answers computed from the whole state
-        (proposals) are cached under it. None when Redis is down (then nothing is cached)."""
+        (proposals, who an API token belongs to) are cached under it. None when Redis is down
+        (then nothing is cached).
+
+        The counter never goes back, even across a Redis restart that lost it: a lost counter
+        starts again from the clock in microseconds (:func:`_counter_base`), above any value it
+        had, so an answer cached in a process under an old value is never taken for new."""
         try:
             value = self.client.get(self.counter)
+            if value is None:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.set(self.counter, _counter_base(), nx=True)
+                pipe.get(self.counter)
+                _, value = pipe.execute()
         except redis.RedisError:
             return None
-        return (value or b"0").decode()
+        return value.decode()
+
+
+def _counter_base() -> int:
+    """Where a lost state counter starts again: the clock in microseconds. Above any earlier
+    value as long as fewer than a million changes a second were published."""
+    return time.time_ns() // 1000

@@ -15,9 +15,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.events import Publisher
+from app.lru import Lru
 from app.services.response import ProposalMemo
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
+
+#: Answers kept per process (a proposal is 50-120 kB of JSON: at most ~30 MB) and how long.
+ANSWERS_KEPT = 256
+ANSWERS_TTL_S = 600.0
+#: API token owners kept per process, and how long at most (a revocation bumps the state
+#: counter, so it is seen at once; the time limit only bounds what a stale entry could do).
+CALLERS_KEPT = 1024
+CALLERS_TTL_S = 30.0
 
 
 @dataclass
@@ -32,6 +41,11 @@ class State:
     plan_cache: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     #: proposals built lately by this process, reused by the commit that follows a view
     proposal_memo: ProposalMemo = field(default_factory=ProposalMemo)
+    #: computed answers (JSON text) by cache key, in front of Redis: a repeated answer costs
+    #: no Redis round trip and no copy of its text over the socket (see app.services.routing)
+    answers: Lru[bytes] = field(default_factory=lambda: Lru(ANSWERS_KEPT, ttl_s=ANSWERS_TTL_S))
+    #: who an API token belongs to, by token digest, under the state counter (app.users)
+    callers: Lru[Any] = field(default_factory=lambda: Lru(CALLERS_KEPT, ttl_s=CALLERS_TTL_S))
 
     @property
     def publish(self) -> Callable[[str, dict[str, Any]], None]:
@@ -40,6 +54,14 @@ class State:
 
 def state() -> State:
     return current_app.extensions["onemap"]
+
+
+def state_version() -> str | None:
+    """The state counter (see :meth:`app.events.Publisher.state_version`), read once per
+    request: the caller's token and the answer are checked against the same state."""
+    if "state_version" not in g:
+        g.state_version = state().publisher.state_version()
+    return g.state_version
 
 
 def db() -> Session:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest
+from app.lru import Lru
 from gis.errors import ConstraintViolation, NotFound
 from gis.models import ApiToken, User
 from gis.repository import write_audit
@@ -29,7 +33,7 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("onemap-no-such-user")
 
 
-def has_role(user: User | None, role: str) -> bool:
+def has_role(user: User | Caller | None, role: str) -> bool:
     return user is not None and user.active and RANK[user.role] >= RANK[role]
 
 
@@ -120,6 +124,21 @@ def create_token(session: Session, user: User, *, label: str | None, actor: str)
     return token
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, as a request needs it (name, role, active): a plain value, safe to keep
+    between requests where a database row is not."""
+
+    id: int
+    name: str
+    role: str
+    active: bool
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        return cls(user.id, user.name, user.role, user.active)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     row = session.scalar(
         select(ApiToken).where(ApiToken.digest == _digest(token), ApiToken.revoked_at.is_(None))
@@ -127,6 +146,29 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or not row.user.active:
         return None
     return row.user
+
+
+def caller_for_token(
+    session: Callable[[], Session], token: str, *, kept: Lru[Any] | None, state: str | None
+) -> Caller | None:
+    """The caller an API token belongs to; None when it is unknown, revoked or its user
+    inactive. ``kept`` remembers the answer under the state counter ``state``: revoking a
+    token bumps the counter, so a revoked token is refused on its next use, and a token in use
+    costs no database query while nothing changes. Unknown tokens are never kept (a flood of
+    forged ones cannot push the real ones out). ``session`` opens the request's session, only
+    when the database has to be asked."""
+    digest = _digest(token)
+    if kept is not None and state is not None:
+        hit = kept.get(digest)
+        if hit is not None and hit[0] == state:
+            return hit[1]
+    user = user_for_token(session(), token)
+    if user is None:
+        return None
+    caller = Caller.of(user)
+    if kept is not None and state is not None:
+        kept.put(digest, (state, caller))
+    return caller
 
 
 def revoke_tokens(session: Session, user: User, *, actor: str) -> int:

@@ -595,9 +595,10 @@ def run_commits(
     for iid in ids:
         s = st.session_factory()
         try:
-            if view_first:
+            if view_first:  # as GET .../proposal does: build, remember, serialise (routes)
                 viewed = response_service.build(s, eng, iid, plan_cache=st.plan_cache)
                 st.proposal_memo.put(eng, viewed, st.publisher.state_version())
+                response_service.serialise(viewed)
                 s.rollback()
             t0 = time.perf_counter()
             ans = dispatch.commit(

@@ -52,21 +52,6 @@ def area_m2(session: Session, incident: Incident) -> float:
     return float(session.scalar(select(func.ST_Area(func.Geography(area)))) or 0.0)
 
 
-def incident_version(session: Session, incident_id: int) -> int:
-    """The incident's version alone (what a cached proposal is keyed by).
-
-    Raises
-    ------
-    NotFound
-        When there is no such incident.
-    """
-    version = session.scalar(select(Incident.version).where(Incident.id == incident_id))
-    if version is None:
-        msg = f"incidents {incident_id} does not exist"
-        raise NotFound(msg, field="id")
-    return int(version)
-
-
 def danger_zones(session: Session, *, exclude_incident: int) -> list[shapely.Geometry]:
     """Areas of the other active incidents: closed to every route of a proposal."""
     rows = session.scalars(

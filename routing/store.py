@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,20 @@ def check_mode(mode: object) -> str:
 class GraphStore:
     """Engines by graph name, loaded lazily from ``directory``."""
 
-    def __init__(self, directory: Path, *, default: str | None = None, max_snap_m: float = 500.0):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        default: str | None = None,
+        max_snap_m: float = 500.0,
+        on_load: Callable[[], object] | None = None,
+    ):
+        """``on_load`` is called after an engine is built (with its snapping index): the
+        server freezes what it holds from the garbage collector's full passes there."""
         self.directory = Path(directory)
         self.default = default or None
         self.max_snap_m = max_snap_m
+        self.on_load = on_load
         self._engines: dict[str, tuple[tuple[int, int], Engine]] = {}
         self._lock = threading.Lock()
         #: walking engines by graph name, with the stamp of the drive graph they come from
@@ -102,8 +113,11 @@ class GraphStore:
             cached = self._engines.get(name)
             if cached is None or cached[0] != stamp:
                 g = graph_mod.load(self.directory / name)
-                cached = (stamp, Engine(g, max_snap_m=self.max_snap_m))
+                eng = Engine(g, max_snap_m=self.max_snap_m)
+                eng.snapper  # noqa: B018  (loaded or built here once, under the lock)
+                cached = (stamp, eng)
                 self._engines[name] = cached
+                self._loaded()
         return cached
 
     def _walking(self, name: str, stamp: tuple[int, int], drive: Engine) -> Engine:
@@ -120,7 +134,12 @@ class GraphStore:
                 eng.snapper  # noqa: B018  (built here once: a derived graph has no saved index)
                 cached = (stamp, eng)
                 self._walk[name] = cached
+                self._loaded()
         return cached[1]
+
+    def _loaded(self) -> None:
+        if self.on_load is not None:
+            self.on_load()
 
     def describe(self) -> list[dict[str, Any]]:
         out = []

@@ -119,10 +119,17 @@ def session(app, connection):
 
 @pytest.fixture
 def redis_client(app):
-    client = app.extensions["onemap"].redis
+    """The app's Redis, emptied before and after the test, with the answers and token owners
+    the process keeps in front of it (each test starts with nothing cached)."""
+    st = app.extensions["onemap"]
+    client = st.redis
     client.flushdb()
+    st.answers.clear()
+    st.callers.clear()
     yield client
     client.flushdb()
+    st.answers.clear()
+    st.callers.clear()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.api import blueprint, params
 from app.api.routing import answer_cache
 from app.auth import actor, require_role
 from app.errors import BadRequest
-from app.extensions import db, state
+from app.extensions import db, state, state_version
 from app.services import dispatch as dispatch_service
 from app.services import plans as plan_service
 from app.services import response as response_service
@@ -53,7 +53,7 @@ def proposal(row_id: int) -> Response:
         engine,
         row_id,
         cache=answer_cache(),
-        state=st.publisher.state_version(),
+        state=state_version(),
         plan_cache=st.plan_cache,
         memo=st.proposal_memo,
     )

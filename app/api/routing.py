@@ -13,7 +13,10 @@ from app.services import routing as service
 def answer_cache() -> service.Cache:
     """The Redis cache of computed answers (routes, isochrones, proposals)."""
     cfg = current_app.config
-    return service.Cache(state().redis, prefix=cfg["REDIS_PREFIX"], ttl=cfg["ROUTE_CACHE_TTL_S"])
+    st = state()
+    return service.Cache(
+        st.redis, prefix=cfg["REDIS_PREFIX"], ttl=cfg["ROUTE_CACHE_TTL_S"], local=st.answers
+    )
 
 
 @blueprint.get("/graphs")

@@ -299,15 +299,17 @@ def proposal_answer(
     memo: ProposalMemo | None = None,
 ) -> bytes:
     """The serialised proposal as JSON text, from the cache when nothing has changed since it
-    was made: the key holds the incident's version, the state counter every published change
-    bumps, and the graph's version. A hit is served as stored, never parsed and written again.
+    was made: the key holds the state counter, which every change bumps (each write publishes
+    its event, the incident's own edits included, or bumps the counter), and the graph's
+    version. A hit is served as stored, never parsed and written again, and costs no database
+    query: the cache (:class:`app.services.routing.Cache`) answers from the process's own
+    copy when it has one, else from Redis.
     When several dispatchers ask for the same incident at once, one computes it and the others
     wait for its answer (up to :data:`FILL_WAIT_S`), so a burst of refreshes costs one proposal,
     not one each."""
     if state is None:
         return _json(serialise(build(session, engine, incident_id, plan_cache=plan_cache)), False)
-    version = f"{rrepo.incident_version(session, incident_id)}:{state}:{engine.g.version}"
-    key = f"{cache.prefix}cache:proposal:{incident_id}:{version}"
+    key = f"{cache.prefix}cache:proposal:{incident_id}:{state}:{engine.g.version}"
     hit = cache.get_raw(key)
     if hit is None and not _claim(cache, key):
         hit = _wait_for(cache, key)

@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest
+from app.lru import Lru
 from gis import crs as gcrs
 from gis import fields as F
 from gis import repository as repo
@@ -34,23 +35,29 @@ SOURCE_LAYERS = ("teams", "depots")
 
 
 class Cache:
-    """JSON answers in Redis; every Redis failure is a miss (routing never depends on Redis)."""
+    """JSON answers in Redis; every Redis failure is a miss (routing never depends on Redis).
 
-    def __init__(self, client: redis.Redis | None, *, prefix: str, ttl: int) -> None:
-        self.client, self.prefix, self.ttl = client, prefix, ttl
+    With ``local`` (the process's own :class:`app.lru.Lru`), the answers read or written last
+    are also kept in the process, in front of Redis: a repeated answer costs no round trip and
+    no copy of its text. Keys name everything the answer depends on (graph version, closures,
+    request, state counter), so a kept answer is never stale, only evicted."""
+
+    def __init__(
+        self,
+        client: redis.Redis | None,
+        *,
+        prefix: str,
+        ttl: int,
+        local: Lru[bytes] | None = None,
+    ) -> None:
+        self.client, self.prefix, self.ttl, self.local = client, prefix, ttl, local
 
     def key(self, kind: str, engine: Engine, closures: Closures, request: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:24]
         return f"{self.prefix}cache:{kind}:{engine.g.version}:{closures.key}:{digest}"
 
     def get(self, key: str) -> Any:
-        if self.client is None:
-            return None
-        try:
-            raw = self.client.get(key)
-        except redis.RedisError as err:
-            LOGGER.warning("route cache unavailable: %s", err)
-            return None
+        raw = self.get_raw(key)
         return json.loads(raw) if raw else None
 
     def put(self, key: str, value: Any) -> None:
@@ -58,15 +65,24 @@ class Cache:
 
     def get_raw(self, key: str) -> bytes | None:
         """The stored JSON text as is: an answer served without parsing it again."""
+        if self.local is not None:
+            hit = self.local.get(key)
+            if hit is not None:
+                return hit
         if self.client is None:
             return None
         try:
-            return self.client.get(key)
+            hit = self.client.get(key)
         except redis.RedisError as err:
             LOGGER.warning("route cache unavailable: %s", err)
             return None
+        if hit is not None and self.local is not None:
+            self.local.put(key, hit)
+        return hit
 
     def put_raw(self, key: str, data: bytes) -> None:
+        if self.local is not None:
+            self.local.put(key, data)
         if self.client is None:
             return
         try:

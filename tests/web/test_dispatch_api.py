@@ -1019,6 +1019,40 @@ def test_a_proposal_is_served_from_redis_until_anything_changes(client, auth, ci
     assert proposal(client, auth, inc["id"])["cached"] is False
 
 
+def test_a_repeated_proposal_costs_no_database_query(app, client, auth, city, redis_client):
+    """The hot path of dispatchers refreshing a proposal: while nothing changes, the answer
+    and the caller's token come from the process's own copies (no SQL at all); a process that
+    has not seen them yet (another worker) reads the answer from Redis and asks the database
+    only who the token belongs to."""
+    from sqlalchemy import event
+
+    st = app.extensions["onemap"]
+    inc = new_incident(client, auth, "accident.fire.urban")
+    first = proposal(client, auth, inc["id"])
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    target = st.engine
+    event.listen(target, "before_cursor_execute", seen)
+    try:
+        again = proposal(client, auth, inc["id"])
+        assert again["cached"] is True
+        assert statements == []
+        st.answers.clear()
+        st.callers.clear()
+        other = proposal(client, auth, inc["id"])
+        assert other["cached"] is True
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 1 and "FROM api_tokens" in selects[0], statements
+        assert {k: v for k, v in other.items() if k != "cached"} == {
+            k: v for k, v in first.items() if k != "cached"
+        }
+    finally:
+        event.remove(target, "before_cursor_execute", seen)
+
+
 def test_a_proposal_being_made_elsewhere_is_awaited_not_made_again(
     client, auth, city, redis_client, app, monkeypatch
 ):
@@ -1034,8 +1068,10 @@ def test_a_proposal_being_made_elsewhere_is_awaited_not_made_again(
     keys = [k for k in redis_client.scan_iter(match=f"*cache:proposal:{inc['id']}:*")]
     (key,) = keys
     stored = redis_client.get(key)
-    # as if another request had claimed the key and were still making the answer
+    # as if another request had claimed the key and were still making the answer (this
+    # process never saw it)
     redis_client.delete(key)
+    app.extensions["onemap"].answers.clear()
     redis_client.set(key + b":filling", b"1", px=5000)
     built = []
     monkeypatch.setattr(
@@ -1054,7 +1090,7 @@ def test_a_proposal_being_made_elsewhere_is_awaited_not_made_again(
 
 
 def test_a_claim_never_filled_is_waited_for_at_most_a_while(
-    client, auth, city, redis_client, monkeypatch
+    app, client, auth, city, redis_client, monkeypatch
 ):
     from app.services import response as response_service
 
@@ -1062,6 +1098,7 @@ def test_a_claim_never_filled_is_waited_for_at_most_a_while(
     first = proposal(client, auth, inc["id"])
     (key,) = list(redis_client.scan_iter(match=f"*cache:proposal:{inc['id']}:*"))
     redis_client.delete(key)
+    app.extensions["onemap"].answers.clear()  # as another process, which never saw it
     redis_client.set(key + b":filling", b"1", px=60_000)  # a request that died while making it
     monkeypatch.setattr(response_service, "FILL_WAIT_S", 0.1)
     got = proposal(client, auth, inc["id"])

@@ -194,6 +194,24 @@ def test_stream_ends_cleanly_when_redis_goes_away():
     assert text.endswith(": redis unavailable, reconnect\n\n")
 
 
+def test_the_state_counter_never_goes_back_when_redis_loses_it(app, redis_client):
+    """Answers are cached in each process under the state counter: a Redis that restarts
+    empty must not count again from values an old answer was kept under."""
+    pub = app.extensions["onemap"].publisher
+    pub.publish("test.changed", {})
+    before = int(pub.state_version())
+    pub.publish("test.changed", {})
+    assert int(pub.state_version()) == before + 1
+    redis_client.flushdb()  # as after a restart without persistence
+    after_loss = int(pub.state_version())
+    assert after_loss > before + 1
+    pub.bump()
+    assert int(pub.state_version()) == after_loss + 1
+    redis_client.flushdb()
+    pub.publish("test.changed", {})  # a publish, not a read, is the first to find it gone
+    assert int(pub.state_version()) > after_loss + 1
+
+
 def test_start_position_rules(redis_client):
     stream = "test:positions"
     assert live.start_position(redis_client, stream, None) == live.Start("0-0", False)

@@ -608,6 +608,23 @@ def test_store_picks_up_a_reimport(tmp_path):
     assert not any(p.name.startswith("city.") for p in store.directory.iterdir())
 
 
+def test_store_calls_on_load_once_per_engine_built(tmp_path):
+    """The server freezes the collector's view of a graph when one is loaded: once per engine
+    built (drive, walk, a re-import), never on the calls that reuse one."""
+    loads = []
+    store = GraphStore(tmp_path / "graphs", on_load=lambda: loads.append(1))
+    store.save(_slower(1.0), "city")
+    drive = store.engine("city")
+    assert len(loads) == 1
+    assert store.engine("city") is drive and len(loads) == 1
+    store.engine("city", mode="walk")
+    store.engine("city", mode="walk")
+    assert len(loads) == 2
+    store.save(_slower(2.0), "city")
+    store.engine("city")
+    assert len(loads) == 3
+
+
 def test_store_picks_up_a_reimport_with_the_same_mtime(tmp_path):
     import os
 
