@@ -19,6 +19,7 @@ from app import compress, errors
 from app import config as config_mod
 from app.events import Publisher
 from app.extensions import State, close_db
+from app.services.proposal_memo import ProposalMemo
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
 
@@ -73,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             # the Porto graph, at random, inside whichever request triggers one.
             on_load=gc.freeze,
         ),
+        proposal_memo=ProposalMemo(client, prefix=settings["REDIS_PREFIX"]),
     )
     # Blocking reads of the live event stream wait up to a heartbeat: their own client, with a
     # socket timeout longer than that (the shared one gives up after 2 s).

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.events import Publisher
 from app.lru import Lru
-from app.services.response import ProposalMemo
+from app.services.proposal_memo import ProposalMemo
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
 
@@ -39,7 +39,8 @@ class State:
     graphs: GraphStore
     #: plan documents by (id, version), read once per process (a new version is read anew)
     plan_cache: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    #: proposals built lately by this process, reused by the commit that follows a view
+    #: proposals built lately (here whole, in Redis for the other processes), reused by the
+    #: commit that follows a view
     proposal_memo: ProposalMemo = field(default_factory=ProposalMemo)
     #: computed answers (JSON text) by cache key, in front of Redis: a repeated answer costs
     #: no Redis round trip and no copy of its text over the socket (see app.services.routing)

@@ -583,10 +583,19 @@ def restore(st: Any, answer: dict[str, Any]) -> None:
 
 
 def run_commits(
-    st: Any, eng: Any, links: Any, ids: Sequence[int], budget: float, *, view_first: bool = False
+    st: Any,
+    eng: Any,
+    links: Any,
+    ids: Sequence[int],
+    budget: float,
+    *,
+    view_first: bool = False,
+    elsewhere: bool = False,
 ) -> dict:
     """Commits, each timed alone. With ``view_first`` each incident's proposal is built for a
-    view first (untimed, as a dispatcher looks before the click) and the commit may reuse it."""
+    view first (untimed, as a dispatcher looks before the click) and the commit may reuse it;
+    with ``elsewhere`` too, the view was served by another worker process (the commit finds
+    the proposal in Redis, without its search tree)."""
     from app.services import dispatch
     from app.services import response as response_service
 
@@ -595,10 +604,12 @@ def run_commits(
     for iid in ids:
         s = st.session_factory()
         try:
-            if view_first:  # as GET .../proposal does: build, remember, serialise (routes)
+            if view_first:  # as GET .../proposal does: build, serialise (routes), remember
                 viewed = response_service.build(s, eng, iid, plan_cache=st.plan_cache)
-                st.proposal_memo.put(eng, viewed, st.publisher.state_version())
                 response_service.serialise(viewed)
+                st.proposal_memo.put(eng, viewed, st.publisher.state_version())
+                if elsewhere:  # the view was served by another worker process
+                    st.proposal_memo.local.clear()
                 s.rollback()
             t0 = time.perf_counter()
             ans = dispatch.commit(
@@ -887,11 +898,18 @@ def _every(
     return t
 
 
-def run_http_commits(port: int, token: str, st: Any, ids: Sequence[int]) -> dict[str, Any]:
+def run_http_commits(
+    port: int, token: str, st: Any, ids: Sequence[int], *, view_first: bool = False
+) -> dict[str, Any]:
+    """Sequential ``POST .../dispatch``; with ``view_first``, each after a ``GET .../proposal``
+    of the same incident (untimed), as a dispatcher clicks: whichever worker serves either."""
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times, statuses = [], Counter()
     for iid in ids:
+        if view_first:
+            conn.request("GET", f"/api/v1/incidents/{iid}/proposal", headers=headers)
+            conn.getresponse().read()
         t0 = time.perf_counter()
         conn.request("POST", f"/api/v1/incidents/{iid}/dispatch", body=b"", headers=headers)
         r = conn.getresponse()
@@ -930,7 +948,19 @@ ROWS: tuple[tuple[str, str, str, float | None], ...] = (
         "p95",
         T_COMMIT_P95,
     ),
+    (
+        "commit_after_view_elsewhere",
+        "dispatch commit after its proposal was viewed (another process)",
+        "p95",
+        T_COMMIT_P95,
+    ),
     ("http_commit", "dispatch commit over HTTP, sequential", "p95", None),
+    (
+        "http_commit_after_view",
+        "dispatch commit over HTTP after its view, sequential",
+        "p95",
+        T_COMMIT_P95,
+    ),
 )
 
 
@@ -1041,7 +1071,10 @@ def notes(r: dict[str, Any]) -> str:
     )
     hc = r.get("http_commit", {})
     if hc and "skipped" not in hc:
-        lines.append(f"commit over HTTP: statuses {hc['statuses']}")
+        hv = r.get("http_commit_after_view", {})
+        lines.append(
+            f"commit over HTTP: statuses {hc['statuses']}, after a view {hv.get('statuses')}"
+        )
     la0, la1 = r["loadavg_start"], r["loadavg_end"]
     lines.append(
         f"machine: {r['cpus']} CPUs shared by the benchmark, the server and anything else running; "
@@ -1065,7 +1098,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", type=int, default=0, help="cProfile N proposals, print top lines")
     ap.add_argument("--profile-top", type=int, default=25)
     ap.add_argument("--commits", type=int, default=100, help="in-process commits")
-    ap.add_argument("--http-commits", type=int, default=30, help="sequential commits over HTTP")
+    ap.add_argument("--http-commits", type=int, default=60, help="sequential commits over HTTP")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20.0, help="HTTP proposal run length")
     ap.add_argument("--requests", type=int, default=0, help="stop HTTP proposals after M (0: time)")
@@ -1239,13 +1272,21 @@ def measure(run: Run, seeded: dict, pools: list[list[int]]) -> None:
         report["commit_after_view"] = run_commits(
             st, eng, links, commit_ids, args.budget, view_first=True
         )
+        log(f"commits after a view in another process: {len(commit_ids)}")
+        report["commit_after_view_elsewhere"] = run_commits(
+            st, eng, links, commit_ids, args.budget, view_first=True, elsewhere=True
+        )
         if commit_bd_ids:
             log(f"commit breakdown: {len(commit_bd_ids)}")
             report["commit_breakdown"] = run_commit_breakdown(st, eng, links, commit_bd_ids)
         if run.server is not None and http_commit_ids:
             log(f"commits over HTTP: {len(http_commit_ids)}")
+            half = len(http_commit_ids) // 2
+            report["http_commit_after_view"] = run_http_commits(
+                run.server.port, seeded["token"], st, http_commit_ids[half:], view_first=True
+            )
             report["http_commit"] = run_http_commits(
-                run.server.port, seeded["token"], st, http_commit_ids
+                run.server.port, seeded["token"], st, http_commit_ids[:half]
             )
 
 

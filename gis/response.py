@@ -198,21 +198,34 @@ def release_stock(
 def add_dispatches(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Dispatch]:
     """Insert dispatch records, in the order given, with one ``INSERT ... RETURNING`` per run
     of rows naming the same columns (a commit's teams, then its material lines); ``route`` is a
-    shapely line or None. A column a row leaves out gets its default, as with ``add_dispatch``.
-    The records come back complete (ids, server defaults), with no further query."""
+    shapely line or None. A column a row leaves out gets its default.
+
+    Only what the database fills in (id, status and version defaults, the times) comes back:
+    the routes and steps just written are not sent back and parsed again. The records are
+    built from the rows and those values, outside the session (read them; change a dispatch
+    through :func:`dispatch`)."""
+    table = Dispatch.__table__
+    filled = (table.c.id, table.c.status, table.c.version, table.c.created_at, table.c.updated_at)
     out: list[Dispatch] = []
     k = 0
     while k < len(rows):
         keys = set(rows[k])
         group = []
         while k < len(rows) and set(rows[k]) == keys:
-            p = dict(rows[k])
-            if p.get("route") is not None:
-                p["route"] = from_shape(p["route"], srid=4326)
-            group.append(p)
+            group.append(dict(rows[k]))
             k += 1
-        stmt = insert(Dispatch).returning(Dispatch, sort_by_parameter_order=True)
-        out += session.scalars(stmt, group).all()
+        params = [
+            {**p, "route": from_shape(p["route"], srid=4326)}
+            if p.get("route") is not None
+            else p
+            for p in group
+        ]
+        stmt = insert(table).returning(*filled, sort_by_parameter_order=True)
+        for p, got in zip(params, session.execute(stmt, params).all(), strict=True):
+            d = Dispatch(**p)
+            d.id, d.status, d.version, d.created_at, d.updated_at = got
+            d.link_revoked_at = None
+            out.append(d)
     return out
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AppError, BadRequest
 from app.services import response
+from app.services.proposal_memo import ProposalMemo
 from gis import repository as repo
 from gis import response as rrepo
 from gis.errors import InvalidTransition, StaleVersion
@@ -87,24 +88,20 @@ def commit(
     links: Links,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
     state: Callable[[], str | None] | None = None,
-    memo: response.ProposalMemo | None = None,
+    memo: ProposalMemo | None = None,
 ) -> dict[str, Any]:
     """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
     "materials": [{"depot_id", "item_code", "quantity"}]}``.
 
-    ``state`` reads the state counter and ``memo`` holds the proposals this process built: when
-    the incident's proposal was built here and nothing has changed since (read after the
-    incident is locked), it is reused instead of built again."""
+    ``state`` reads the state counter and ``memo`` holds the proposals built lately (see
+    :mod:`app.services.proposal_memo`): when the incident's proposal was viewed and nothing
+    has changed since (read after the incident is locked), it is reused instead of built
+    again."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
     incident = repo.get_row(session, "incidents", incident_id, lock=True)
-    proposal = None
-    if memo is not None and state is not None:
-        proposal = memo.recall(session, engine, incident, state())
-    if proposal is None:
-        proposal = response.build(
-            session, engine, incident_id, plan_cache=plan_cache, incident=incident
-        )
-    chosen_teams, chosen_materials = _choice(body, proposal)
+    proposal, chosen_teams, chosen_materials = _proposal_and_choice(
+        session, engine, incident, body, plan_cache=plan_cache, state=state, memo=memo
+    )
     if not chosen_teams and not chosen_materials:
         raise BadRequest(
             "nothing to dispatch: the proposal has no team and no material", field="teams"
@@ -198,6 +195,33 @@ def commit(
         "level": best.level,
         "dispatches": out,
     }
+
+
+def _proposal_and_choice(
+    session: Session,
+    engine: Engine,
+    incident: Any,
+    body: Mapping[str, Any] | None,
+    *,
+    plan_cache: dict[tuple[str, int], dict[str, Any]] | None,
+    state: Callable[[], str | None] | None,
+    memo: ProposalMemo | None,
+) -> tuple[response.Proposal, list[dict], list[dict]]:
+    """The proposal to commit (the one the dispatcher saw, when remembered and still true;
+    else built now) and the teams and materials chosen from it."""
+    proposal = None
+    if memo is not None and state is not None:
+        proposal = memo.recall(session, engine, incident, state())
+    if proposal is not None:
+        teams, materials = _choice(body, proposal)
+        if proposal.reach is not None or all(t["team_id"] in proposal.team_index for t in teams):
+            return proposal, teams, materials
+        # remembered by another process, which kept only the routes of the teams it
+        # allocated: the dispatcher's edit names another team, whose route needs the search
+    proposal = response.build(
+        session, engine, incident.id, plan_cache=plan_cache, incident=incident
+    )
+    return proposal, *_choice(body, proposal)
 
 
 def _lock_available(session: Session, chosen: list[dict[str, Any]]) -> dict[int, Any]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import redis
@@ -28,6 +26,9 @@ from plans import allocation as alloc_mod
 from plans.matching import Facts, HazardNear, Match, match
 from plans.taxonomy import INCIDENT_TYPES
 from routing.engine import Closures, Engine, Reach, Route
+
+if TYPE_CHECKING:
+    from app.services import proposal_memo
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,53 +55,15 @@ class Proposal:
 
     def route(self, i: int) -> Route | None:
         """Source ``i``'s route from the search tree, read once (the answer and the commit
-        share it); None when it cannot reach the incident."""
+        share it); None when it cannot reach the incident, or when this proposal came from
+        another process without its search tree and ``i`` is not one of the routes it holds."""
+        r = self.routes.get(i)
+        if r is not None:
+            return r
         if self.reach is None or not np.isfinite(self.reach.times[i]):
             return None
-        r = self.routes.get(i)
-        if r is None:
-            r = self.routes[i] = self.reach.route(i)
+        r = self.routes[i] = self.reach.route(i)
         return r
-
-
-class ProposalMemo:
-    """The proposals this process built lately, for the click that follows a view: a commit
-    reuses the proposal the dispatcher saw when nothing has changed since (same incident
-    version, same state counter, same graph, and the same active dispatches of the incident,
-    checked under the incident's lock); otherwise it builds anew. Process-local and bounded:
-    kept in the app's state, never at module level."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple[Any, ...], tuple[Proposal, tuple[Any, ...]]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def key(incident: Any, state: str, engine: Engine) -> tuple[Any, ...]:
-        return (incident.id, incident.version, state, engine.g.version, id(engine))
-
-    def put(self, engine: Engine, p: Proposal, state: str | None) -> None:
-        if state is None:
-            return
-        with self.lock:
-            self.items[self.key(p.incident, state, engine)] = (p, p.sent)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-    def recall(
-        self, session: Session, engine: Engine, incident: Any, state: str | None
-    ) -> Proposal | None:
-        """The remembered proposal of ``incident`` when nothing has changed since; else None."""
-        if state is None:
-            return None
-        with self.lock:
-            hit = self.items.get(self.key(incident, state, engine))
-        if hit is None:
-            return None
-        p, sent = hit
-        if tuple(rrepo.active_sent(session, incident.id)) != sent:
-            return None
-        return p
 
 
 def facts_of(session: Session, incident: Any) -> Facts:
@@ -296,7 +259,7 @@ def proposal_answer(
     cache: Any,
     state: str | None,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
-    memo: ProposalMemo | None = None,
+    memo: proposal_memo.ProposalMemo | None = None,
 ) -> bytes:
     """The serialised proposal as JSON text, from the cache when nothing has changed since it
     was made: the key holds the state counter, which every change bumps (each write publishes
@@ -317,9 +280,9 @@ def proposal_answer(
         return hit
     try:
         p = build(session, engine, incident_id, plan_cache=plan_cache)
+        answer = serialise(p)
         if memo is not None:
             memo.put(engine, p, state)
-        answer = serialise(p)
         cache.put_raw(key, _json(answer, True))
     finally:
         _release(cache, key)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gpxpy
 import itsdangerous.timed
+import numpy as np
 import pyrosm
 import pytest
 import shapely
@@ -1175,3 +1176,74 @@ def test_a_change_since_the_view_makes_the_click_build_anew(client, auth, city, 
     assert built == [1]
     sent = {d["team_id"] for d in r.get_json()["dispatches"] if d["kind"] == "team"}
     assert other["team_id"] not in sent
+
+
+def _as_another_process(app, redis_client) -> None:
+    """Forget what this process remembers, as the worker that serves the click would not have
+    it; what it put in Redis stays."""
+    st = app.extensions["onemap"]
+    st.proposal_memo.local.clear()
+    st.answers.clear()
+    assert list(redis_client.scan_iter(match="*memo:proposal:*"))
+
+
+def test_the_click_served_by_another_process_uses_the_routes_the_view_kept(
+    app, client, auth, city, redis_client, monkeypatch
+):
+    """View and click on two worker processes: the click finds the proposal in Redis (without
+    its search tree) and sends exactly the teams, routes and stock that were shown."""
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    seen = proposal(client, auth, inc["id"])
+    _as_another_process(app, redis_client)
+    monkeypatch.setattr(
+        response_service, "build", lambda *a, **k: pytest.fail("the commit built it again")
+    )
+    r = dispatch(client, auth, inc["id"])
+    assert r.status_code == 201, r.get_json()
+    got = r.get_json()["dispatches"]
+    shown = {f["team_id"]: f for f in seen["allocation"]["teams"]}
+    teams = {d["team_id"]: d for d in got if d["kind"] == "team"}
+    assert set(teams) == set(shown)
+    for tid, d in teams.items():
+        assert d["eta_s"] == pytest.approx(shown[tid]["eta_s"], abs=ROUNDING_S)
+        assert np.allclose(
+            d["route"]["coordinates"], shown[tid]["route"]["geometry"]["coordinates"], atol=1e-6
+        )
+    mats = sorted(
+        (d["depot_id"], d["item_code"], d["quantity"]) for d in got if d["kind"] == "material"
+    )
+    assert mats == sorted(
+        (m["depot_id"], m["item_code"], m["quantity"]) for m in seen["allocation"]["materials"]
+    )
+
+
+def test_an_edit_naming_a_team_the_other_process_did_not_keep_builds_anew(
+    app, client, auth, city, redis_client, session, monkeypatch
+):
+    """The copy in Redis holds the routes of the allocated teams only: a dispatcher who swaps
+    in another team gets the search run again, and that team's real route."""
+    from app.services import response as response_service
+
+    inc = new_incident(client, auth, "accident.fire.urban")
+    seen = proposal(client, auth, inc["id"])
+    shown = {f["team_id"] for f in seen["allocation"]["teams"]}
+    extra = next(
+        t
+        for t in session.scalars(select(Team).where(Team.status == "available").order_by(Team.id))
+        if t.id not in shown
+    )
+    _as_another_process(app, redis_client)
+    built = []
+    original = response_service.build
+    monkeypatch.setattr(
+        response_service, "build", lambda *a, **k: built.append(1) or original(*a, **k)
+    )
+    body = {"teams": [{"team_id": extra.id, "version": extra.version}]}
+    r = dispatch(client, auth, inc["id"], body)
+    assert r.status_code == 201, r.get_json()
+    assert built == [1]
+    (d,) = r.get_json()["dispatches"]
+    assert d["team_id"] == extra.id
+    assert d["eta_s"] > 0 and len(d["route"]["coordinates"]) >= 2
