@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.events import Publisher
 from app.lru import Lru
 from app.services.proposal_memo import ProposalMemo
+from app.services.response import Shared
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
 
@@ -45,6 +46,8 @@ class State:
     #: computed answers (JSON text) by cache key, in front of Redis: a repeated answer costs
     #: no Redis round trip and no copy of its text over the socket (see app.services.routing)
     answers: Lru[bytes] = field(default_factory=lambda: Lru(ANSWERS_KEPT, ttl_s=ANSWERS_TTL_S))
+    #: what every proposal of one state reads alike, by state counter (the latest few)
+    shared: Lru[Shared] = field(default_factory=lambda: Lru(4))
     #: who an API token belongs to, by token digest, under the state counter (app.users)
     callers: Lru[Any] = field(default_factory=lambda: Lru(CALLERS_KEPT, ttl_s=CALLERS_TTL_S))
 

@@ -905,7 +905,7 @@ def run_http_commits(
     of the same incident (untimed), as a dispatcher clicks: whichever worker serves either."""
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times, statuses = [], Counter()
+    times, statuses, errors = [], Counter(), Counter()
     for iid in ids:
         if view_first:
             conn.request("GET", f"/api/v1/incidents/{iid}/proposal", headers=headers)
@@ -919,8 +919,10 @@ def run_http_commits(
         if r.status == 201:
             times.append(ms)
             restore(st, json.loads(body))
+        else:
+            errors[f"{r.status} incident {iid}: {body[:160].decode(errors='replace')}"] += 1
     conn.close()
-    return pct(times) | {"statuses": dict(statuses)}
+    return pct(times) | {"statuses": dict(statuses), "errors": dict(errors)}
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -1074,6 +1076,7 @@ def notes(r: dict[str, Any]) -> str:
         hv = r.get("http_commit_after_view", {})
         lines.append(
             f"commit over HTTP: statuses {hc['statuses']}, after a view {hv.get('statuses')}"
+            + "".join(f"; {e}" for e in [*hc.get("errors", ()), *hv.get("errors", ())])
         )
     la0, la1 = r["loadavg_start"], r["loadavg_end"]
     lines.append(

@@ -54,14 +54,17 @@ def area_m2(session: Session, incident: Incident) -> float:
 
 def danger_zones(session: Session, *, exclude_incident: int) -> list[shapely.Geometry]:
     """Areas of the other active incidents: closed to every route of a proposal."""
-    rows = session.scalars(
-        select(Incident.area).where(
-            Incident.area.is_not(None),
-            Incident.id != exclude_incident,
-            Incident.status.in_(("reported", "responding")),
-        )
+    return [area for iid, area in active_areas(session) if iid != exclude_incident]
+
+
+def active_areas(session: Session) -> list[tuple[int, shapely.Geometry]]:
+    """``(incident id, area)`` of every active incident that has an area, by id."""
+    rows = session.execute(
+        select(Incident.id, Incident.area)
+        .where(Incident.area.is_not(None), Incident.status.in_(("reported", "responding")))
+        .order_by(Incident.id)
     )
-    return [to_shape(a) for a in rows]
+    return [(iid, to_shape(a)) for iid, a in rows]
 
 
 def available_teams(session: Session) -> list[Any]:
@@ -93,14 +96,11 @@ class DepotRow:
 
 
 def depots_holding(
-    session: Session, item_codes: Iterable[str]
+    session: Session, item_codes: Iterable[str] | None
 ) -> list[tuple[DepotRow, dict[str, int]]]:
-    """Depots (light rows with coordinates) with available stock (on hand minus reserved) of
-    any of ``item_codes``."""
-    codes = sorted(set(item_codes))
-    if not codes:
-        return []
-    rows = session.execute(
+    """Depots (light rows with coordinates) by id, with their available stock (on hand minus
+    reserved) of any of ``item_codes`` (of any item when None)."""
+    stmt = (
         select(
             Depot.id,
             Depot.name,
@@ -111,9 +111,15 @@ def depots_holding(
             StockLine.on_hand - StockLine.reserved,
         )
         .join(StockLine, StockLine.depot_id == Depot.id)
-        .where(StockLine.item_code.in_(codes), StockLine.on_hand > StockLine.reserved)
-        .order_by(Depot.id)
-    ).all()
+        .where(StockLine.on_hand > StockLine.reserved)
+        .order_by(Depot.id, StockLine.item_code)
+    )
+    if item_codes is not None:
+        codes = sorted(set(item_codes))
+        if not codes:
+            return []
+        stmt = stmt.where(StockLine.item_code.in_(codes))
+    rows = session.execute(stmt).all()
     out: dict[int, tuple[DepotRow, dict[str, int]]] = {}
     for did, name, version, lon, lat, code, avail in rows:
         out.setdefault(did, (DepotRow(did, name, version, lon, lat), {}))[1][code] = int(avail)
@@ -215,9 +221,7 @@ def add_dispatches(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[
             group.append(dict(rows[k]))
             k += 1
         params = [
-            {**p, "route": from_shape(p["route"], srid=4326)}
-            if p.get("route") is not None
-            else p
+            {**p, "route": from_shape(p["route"], srid=4326)} if p.get("route") is not None else p
             for p in group
         ]
         stmt = insert(table).returning(*filled, sort_by_parameter_order=True)

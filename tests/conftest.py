@@ -119,17 +119,19 @@ def session(app, connection):
 
 @pytest.fixture
 def redis_client(app):
-    """The app's Redis, emptied before and after the test, with the answers and token owners
-    the process keeps in front of it (each test starts with nothing cached)."""
+    """The app's Redis, emptied before and after the test, with what the process keeps beside
+    it (answers, token owners, shared proposal rows, proposals): each test starts with nothing
+    cached."""
     st = app.extensions["onemap"]
     client = st.redis
+    kept = (st.answers, st.callers, st.shared, st.proposal_memo.local)
     client.flushdb()
-    st.answers.clear()
-    st.callers.clear()
+    for k in kept:
+        k.clear()
     yield client
     client.flushdb()
-    st.answers.clear()
-    st.callers.clear()
+    for k in kept:
+        k.clear()
 
 
 @pytest.fixture

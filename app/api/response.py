@@ -56,6 +56,7 @@ def proposal(row_id: int) -> Response:
         state=state_version(),
         plan_cache=st.plan_cache,
         memo=st.proposal_memo,
+        shared=st.shared,
     )
     return Response(answer, mimetype="application/json")
 

@@ -19,6 +19,7 @@ import redis
 from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
+from app.lru import Lru
 from app.services import plans as plan_service
 from gis import repository as repo
 from gis import response as rrepo
@@ -83,6 +84,43 @@ def facts_of(session: Session, incident: Any) -> Facts:
     )
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every proposal built under one state counter reads alike: the plan documents, the
+    available teams, the depots with free stock and the active incidents' areas. Read once
+    per state and process (:meth:`read`), then narrowed for each incident: the depots to its
+    package's items, the areas to the other incidents'. Every change bumps the counter, and
+    the counter is read before these rows, so they are never older than the state they are
+    kept under."""
+
+    plans: list[dict[str, Any]]
+    teams: list[Any]
+    depots: list[tuple[rrepo.DepotRow, dict[str, int]]]
+    areas: list[tuple[int, Any]]
+
+    @classmethod
+    def read(
+        cls, session: Session, plan_cache: dict[tuple[str, int], dict[str, Any]] | None
+    ) -> Shared:
+        return cls(
+            plan_service.documents(session, plan_cache),
+            rrepo.available_teams(session),
+            rrepo.depots_holding(session, None),
+            rrepo.active_areas(session),
+        )
+
+    def depots_holding(self, codes: list[str]) -> list[tuple[rrepo.DepotRow, dict[str, int]]]:
+        """As :func:`gis.response.depots_holding`: the depots with free stock of any of
+        ``codes``, each with (a new mapping of) that stock."""
+        want = set(codes)
+        out = []
+        for d, stock in self.depots:
+            mine = {c: q for c, q in stock.items() if c in want}
+            if mine:
+                out.append((d, mine))
+        return out
+
+
 def build(
     session: Session,
     engine: Engine,
@@ -90,23 +128,28 @@ def build(
     *,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
     incident: Any = None,
+    shared: Shared | None = None,
 ) -> Proposal:
     """The proposal for the incident as things stand. ``incident``: its row when the caller
-    has it already (the commit, which holds it locked)."""
+    has it already (the commit, which holds it locked). ``shared``: what every proposal of
+    the current state reads alike, when the caller has it (else read here)."""
     if incident is None:
         incident = repo.get_row(session, "incidents", incident_id)
     facts = facts_of(session, incident)
-    matches = match(facts, plan_service.documents(session, plan_cache))
+    plans = shared.plans if shared else plan_service.documents(session, plan_cache)
+    matches = match(facts, plans)
     sent = tuple(rrepo.active_sent(session, incident.id))
     package = _still_needed(matches[0].package, list(sent))
     here = to_shape(incident.geom)
-    zones = [
-        z for z in rrepo.danger_zones(session, exclude_incident=incident.id) if not z.covers(here)
-    ]
-    closures = Closures(tuple(zones))
-    teams = rrepo.available_teams(session)
+    areas = (
+        [a for iid, a in shared.areas if iid != incident.id]
+        if shared
+        else rrepo.danger_zones(session, exclude_incident=incident.id)
+    )
+    closures = Closures(tuple(z for z in areas if not z.covers(here)))
+    teams = shared.teams if shared else rrepo.available_teams(session)
     codes = [m["item_code"] for m in package.get("materials", ())]
-    depots = rrepo.depots_holding(session, codes)
+    depots = shared.depots_holding(codes) if shared else rrepo.depots_holding(session, codes)
     points = [(t.lon, t.lat) for t in teams] + [(d.lon, d.lat) for d, _ in depots]
     reach = engine.reach((here.x, here.y), points, closures=closures) if points else None
     # Seconds per candidate, None when it cannot reach the incident. Lengths are read from the
@@ -260,6 +303,7 @@ def proposal_answer(
     state: str | None,
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
     memo: proposal_memo.ProposalMemo | None = None,
+    shared: Lru[Shared] | None = None,
 ) -> bytes:
     """The serialised proposal as JSON text, from the cache when nothing has changed since it
     was made: the key holds the state counter, which every change bumps (each write publishes
@@ -269,7 +313,8 @@ def proposal_answer(
     copy when it has one, else from Redis.
     When several dispatchers ask for the same incident at once, one computes it and the others
     wait for its answer (up to :data:`FILL_WAIT_S`), so a burst of refreshes costs one proposal,
-    not one each."""
+    not one each. ``shared`` keeps, by state, what all proposals read alike (:class:`Shared`):
+    a proposal of another incident in the same state reads only its own rows."""
     if state is None:
         return _json(serialise(build(session, engine, incident_id, plan_cache=plan_cache)), False)
     key = f"{cache.prefix}cache:proposal:{incident_id}:{state}:{engine.g.version}"
@@ -279,7 +324,12 @@ def proposal_answer(
     if hit is not None:
         return hit
     try:
-        p = build(session, engine, incident_id, plan_cache=plan_cache)
+        common = shared.get(state) if shared is not None else None
+        if common is None:
+            common = Shared.read(session, plan_cache)
+            if shared is not None:
+                shared.put(state, common)
+        p = build(session, engine, incident_id, plan_cache=plan_cache, shared=common)
         answer = serialise(p)
         if memo is not None:
             memo.put(engine, p, state)

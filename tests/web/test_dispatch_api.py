@@ -1247,3 +1247,36 @@ def test_an_edit_naming_a_team_the_other_process_did_not_keep_builds_anew(
     (d,) = r.get_json()["dispatches"]
     assert d["team_id"] == extra.id
     assert d["eta_s"] > 0 and len(d["route"]["coordinates"]) >= 2
+
+
+def test_proposals_of_one_state_share_its_rows_and_equal_ones_that_read_everything(
+    app, client, auth, city, engine, session
+):
+    """Proposals under one state read the teams, depots, areas and plans once: each, narrowed
+    to its incident (its own area open, its package's items), equals a proposal that read all
+    of it for itself; and a change makes the next one read afresh."""
+    from app.services import response as response_service
+
+    zone = shapely.Point(KAISANIEMI).buffer(0.0015)
+    leak = new_incident(
+        client, auth, "accident.hazmat.leak", at=KAISANIEMI, area=shapely.geometry.mapping(zone)
+    )
+    fire = new_incident(client, auth, "accident.fire.urban", casualties=12)
+    flood = new_incident(client, auth, "natural.flood.waterlogging", at=(24.9380, 60.1690))
+    st = app.extensions["onemap"]
+    answers = {i["id"]: proposal(client, auth, i["id"]) for i in (leak, fire, flood)}
+    assert len(st.shared) == 1  # one read for the three
+    assert answers[fire["id"]]["context"]["closed_zones"] == 1
+    assert answers[leak["id"]]["context"]["closed_zones"] == 0  # its own area stays open
+    for iid, got in answers.items():
+        alone = response_service.serialise(response_service.build(session, engine, iid))
+        assert {k: v for k, v in got.items() if k != "cached"} == json.loads(json.dumps(alone))
+    team_id = answers[fire["id"]]["allocation"]["teams"][0]["team_id"]
+    feature = team_feature(client, auth, team_id)
+    body = {"type": "Feature", "properties": {"version": feature["properties"]["version"]}}
+    body["properties"]["status"] = "out_of_service"
+    r = client.patch(f"/api/v1/layers/teams/{team_id}", json=body, headers=auth["dispatcher"])
+    assert r.status_code == 200, r.get_json()
+    again = proposal(client, auth, fire["id"])
+    assert len(st.shared) == 2
+    assert team_id not in {t["team_id"] for t in again["allocation"]["teams"]}
