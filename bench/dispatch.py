@@ -493,17 +493,25 @@ def breakdown_table(title: str, rows: list[dict[str, Any]], n: int, total_ms: fl
 # --- in process -------------------------------------------------------------------------------
 
 
-def run_proposals(st: Any, eng: Any, ids: Sequence[int]) -> dict[str, Any]:
+def run_proposals(st: Any, eng: Any, ids: Sequence[int], *, shared: bool = False) -> dict[str, Any]:
+    """Proposals built and serialised, each timed alone. With ``shared``, as the API builds
+    them: the rows every proposal of the state reads alike (teams, depots, areas, plans) are
+    read once, untimed, before the first (``response.Shared``); each proposal reads only its
+    own rows."""
     from app.services import response
 
     total, build, ser, sizes = [], [], [], []
     levels: Counter[str] = Counter()
     teams, mats, shorts, unreach = [], [], [], []
+    common = None
+    if shared:
+        with st.session_factory() as s:
+            common = response.Shared.read(s, st.plan_cache)
     for iid in ids:
         s = st.session_factory()
         try:
             t0 = time.perf_counter()
-            p = response.build(s, eng, iid, plan_cache=st.plan_cache)
+            p = response.build(s, eng, iid, plan_cache=st.plan_cache, shared=common)
             t1 = time.perf_counter()
             out = response.serialise(p)
             t2 = time.perf_counter()
@@ -932,6 +940,12 @@ def run_http_commits(
 ROWS: tuple[tuple[str, str, str, float | None], ...] = (
     ("proposal", "proposal, in process (build + serialise)", "p50", T_PROPOSAL_P50),
     (
+        "proposal_shared",
+        "proposal, in process, the state's common rows read once (as the API)",
+        "p50",
+        T_PROPOSAL_P50,
+    ),
+    (
         "http_proposal",
         "proposal over HTTP, {c} clients, all different incidents",
         "p95",
@@ -1217,6 +1231,7 @@ def measure(run: Run, seeded: dict, pools: list[list[int]]) -> None:
         log(f"proposals in process: {len(prop_ids)}")
         run_proposals(st, eng, prop_ids[:5])  # warm-up, not counted
         report["proposal"] = run_proposals(st, eng, prop_ids)
+        report["proposal_shared"] = run_proposals(st, eng, prop_ids, shared=True)
         if args.breakdown:
             log(f"proposal breakdown: {min(args.breakdown, len(prop_ids))}")
             report["proposal_breakdown"] = run_proposal_breakdown(
