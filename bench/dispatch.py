@@ -702,14 +702,22 @@ class Server:
     def __init__(self, kind: str, env: dict[str, str], tmp: Path, workers: int, threads: int):
         self.port = free_port()
         self.log_path = tmp / "server.log"
+        self.workers = workers
+        self.ready_dir: Path | None = None
         cmd: list[str]
         if kind == "gunicorn":
             conf = tmp / "gunicorn_conf.py"
             # Load the graph (and its snapping index) when a worker starts, as a deployment
             # would, rather than on the first timed request.
+            # Each worker marks itself ready once loaded: traffic starts when all are, not when
+            # the first answers while the others still boot on the same two cores.
+            self.ready_dir = tmp / "ready"
+            self.ready_dir.mkdir(exist_ok=True)
             conf.write_text(
+                "import os\n"
                 "def post_worker_init(worker):\n"
                 "    worker.wsgi.extensions['onemap'].graphs.engine().snapper\n"
+                f"    open(os.path.join({str(self.ready_dir)!r}, str(os.getpid())), 'w').close()\n"
             )
             cmd = [
                 sys.executable,
@@ -750,6 +758,7 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 90.0) -> float:
+        """Seconds until the server answers and, under gunicorn, every worker has loaded."""
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -757,14 +766,19 @@ class Server:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/api/v1/health")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return time.perf_counter() - t0
+                ok = conn.getresponse().status == 200
                 conn.close()
+                if ok and self._all_workers_ready():
+                    return time.perf_counter() - t0
             except OSError:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {timeout:.0f} s:\n{self.tail()}")
+
+    def _all_workers_ready(self) -> bool:
+        if self.ready_dir is None:
+            return True
+        return len(list(self.ready_dir.iterdir())) >= self.workers
 
     def tail(self, n: int = 20) -> str:
         self.log.flush()

@@ -135,6 +135,13 @@ class Engine:
         self.route_factor = float(graph.meta.get("route_factor", 0.7))
         self._sources: OrderedDict[tuple[bytes, str], Any] = OrderedDict()
         self._sources_lock = threading.Lock()
+        #: the last few reverse search trees of :meth:`reach`, by target, closures and limit
+        #: (a proposal is asked for again each time anything changes, mostly not the roads),
+        #: and routes read from them, by tree and source point
+        self._trees: OrderedDict[tuple[Any, ...], tuple[Located, np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
+        self._tree_routes: OrderedDict[tuple[Any, ...], Route] = OrderedDict()
 
     # --- building blocks ---------------------------------------------------------------------
 
@@ -430,18 +437,54 @@ class Engine:
         given), with each source's route readable from the search tree: what a response proposal
         needs for every candidate team and depot at once."""
         mask = self.closed_mask(closures)
-        tgt = self.locate(*target, field="to", mask=mask, closures=closures)
         src = self._source_set(sources, mask, closures)
         limit = INF if max_s is None else float(max_s)
-        dist, pred = self._search(
-            self.entries(tgt, self.time, self.u), mask, reverse=True, limit=limit, predecessors=True
-        )
+        key = (float(target[0]), float(target[1]), closures.key if closures else "none", limit)
+        with self._sources_lock:
+            tree = self._trees.get(key)
+            if tree is not None:
+                self._trees.move_to_end(key)
+        if tree is None:
+            tgt = self.locate(*target, field="to", mask=mask, closures=closures)
+            dist, pred = self._search(
+                self.entries(tgt, self.time, self.u),
+                mask,
+                reverse=True,
+                limit=limit,
+                predecessors=True,
+            )
+            dist.setflags(write=False)
+            pred.setflags(write=False)
+            tree = (tgt, dist, pred)
+            with self._sources_lock:
+                self._trees[key] = tree
+                while len(self._trees) > 16:
+                    self._trees.popitem(last=False)
+        tgt, dist, pred = tree
         direct = src.direct_to(self, tgt)
         via = src.cost + dist[src.node]
         times = np.full(len(sources), INF)
         times[src.idx] = np.minimum(via.min(axis=1), direct)
         times[times > limit] = INF
-        return Reach(self, tgt, src, via, direct, dist, pred, mask, times)
+        return Reach(self, tgt, src, via, direct, dist, pred, mask, times, key)
+
+    def _tree_route(self, r: Reach, i: int) -> Route:
+        """:meth:`route_in_tree`, kept by search tree and source point: a source that has not
+        moved gets the route it had, without walking the tree again."""
+        j = int(np.searchsorted(r.src.idx, i))
+        if j >= r.src.idx.size or r.src.idx[j] != i:
+            return self.route_in_tree(r, i)  # raises: not placed
+        key = (r.key, float(r.src.lon[j]), float(r.src.lat[j]))
+        with self._sources_lock:
+            hit = self._tree_routes.get(key)
+        if hit is not None:
+            return hit
+        route = self.route_in_tree(r, i)
+        with self._sources_lock:
+            self._tree_routes[key] = route
+            while len(self._tree_routes) > 512:
+                self._tree_routes.popitem(last=False)
+        return route
 
     def route_in_tree(self, r: Reach, i: int) -> Route:
         """Source ``i``'s fastest route to the target of ``r``, read from its search tree."""
@@ -898,9 +941,11 @@ class Reach:
     pred: np.ndarray
     mask: np.ndarray | None
     times: np.ndarray
+    #: what the search tree is kept under in the engine (target, closures, limit)
+    key: tuple[Any, ...] = ()
 
     def route(self, i: int) -> Route:
-        return self.engine.route_in_tree(self, i)
+        return self.engine._tree_route(self, i)
 
     def length(self, i: int) -> float:
         """Metres of source ``i``'s fastest path (inf when it cannot reach the target)."""

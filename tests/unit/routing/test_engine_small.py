@@ -671,3 +671,38 @@ def test_reach_resnaps_a_source_whose_road_a_later_query_closes(ladder):
     assert again == pytest.approx(ladder.route(near_lower, M_E, closures=closed).duration_s)
     assert again > open_time
     assert ladder.reach(M_E, [near_lower]).times[0] == pytest.approx(open_time)
+
+
+def test_reach_keeps_its_search_tree_and_routes_for_the_next_ask(monkeypatch):
+    """A proposal is asked for again whenever anything changes, mostly not the roads: the
+    search from the same target under the same closures is kept, and so is the route of a
+    source that has not moved; a moved source, other closures or another target search anew,
+    and every answer equals one worked out from scratch."""
+    eng = Engine(build(LAD, LAD_ROADS, name="ladder"))
+    searches = []
+    real = eng._search
+    monkeypatch.setattr(eng, "_search", lambda *a, **k: searches.append(1) or real(*a, **k))
+    sources = [M_L01, M_W]
+    first = eng.reach(M_E, sources)
+    r0 = first.route(0)
+    again = eng.reach(M_E, [M_U01, *sources])  # one more team, the others where they were
+    assert len(searches) == 1
+    assert again.times[1:].tolist() == first.times.tolist()
+    assert again.route(1) is r0  # kept, not walked again
+    fresh = Engine(build(LAD, LAD_ROADS, name="ladder"))
+    for i, p in enumerate([M_U01, *sources]):
+        want = fresh.route(p, M_E)
+        assert again.times[i] == pytest.approx(want.duration_s)
+        got = again.route(i)
+        assert got.duration_s == pytest.approx(want.duration_s)
+        assert np.allclose(got.coords, want.coords)
+    closed = Closures(polygons=(box(M_L12),))
+    detour = eng.reach(M_E, sources, closures=closed)
+    assert len(searches) == 2
+    assert detour.times[0] > first.times[0]  # Lower St is closed: round by Upper St
+    assert detour.route(0) is not r0
+    assert detour.route(0).duration_s == pytest.approx(
+        fresh.route(M_L01, M_E, closures=closed).duration_s
+    )
+    eng.reach(M_M, sources)
+    assert len(searches) == 3
