@@ -14,6 +14,7 @@ commit that keeps to those teams needs nothing more; one that names another team
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -101,7 +102,10 @@ def encode(p: Proposal) -> bytes:
         r = p.route(p.team_index[f["team_id"]])
         if r is not None:
             routes[str(f["team_id"])] = {
-                "coords": r.coords.tolist(),
+                # the float64 bytes as they are: exact, and read back without parsing numbers
+                "coords": base64.b64encode(
+                    np.ascontiguousarray(r.coords, "<f8").tobytes()
+                ).decode(),
                 "length_m": r.length_m,
                 "duration_s": r.duration_s,
                 "steps": [s.__dict__ for s in r.steps],
@@ -129,7 +133,7 @@ def decode(raw: bytes, incident: Any) -> Proposal:
     for i, (team_id, r) in enumerate(doc["routes"].items()):
         team_index[int(team_id)] = i
         routes[i] = Route(
-            np.asarray(r["coords"], dtype=np.float64).reshape(-1, 2),
+            np.frombuffer(base64.b64decode(r["coords"]), dtype="<f8").reshape(-1, 2),
             r["length_m"],
             r["duration_s"],
             tuple(Step(**{**s, "location": tuple(s["location"])}) for s in r["steps"]),
