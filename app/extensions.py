@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,10 +62,12 @@ def state() -> State:
 
 def state_version() -> str | None:
     """The state counter (see :meth:`app.events.Publisher.state_version`), read once per
-    request: the caller's token and the answer are checked against the same state."""
-    if "state_version" not in g:
-        g.state_version = state().publisher.state_version()
-    return g.state_version
+    request: the caller's token and the answer are checked against the same state. Kept in
+    the request's own environ, not in ``g`` (an app context can outlive a request)."""
+    env = request.environ
+    if "onemap.state_version" not in env:
+        env["onemap.state_version"] = state().publisher.state_version()
+    return env["onemap.state_version"]
 
 
 def db() -> Session:

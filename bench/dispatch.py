@@ -1129,7 +1129,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", type=int, default=0, help="cProfile N proposals, print top lines")
     ap.add_argument("--profile-top", type=int, default=25)
     ap.add_argument("--commits", type=int, default=100, help="in-process commits")
-    ap.add_argument("--http-commits", type=int, default=60, help="sequential commits over HTTP")
+    ap.add_argument("--http-commits", type=int, default=100, help="sequential commits over HTTP")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20.0, help="HTTP proposal run length")
     ap.add_argument("--requests", type=int, default=0, help="stop HTTP proposals after M (0: time)")

@@ -1280,3 +1280,16 @@ def test_proposals_of_one_state_share_its_rows_and_equal_ones_that_read_everythi
     again = proposal(client, auth, fire["id"])
     assert len(st.shared) == 2
     assert team_id not in {t["team_id"] for t in again["allocation"]["teams"]}
+
+
+def test_each_request_reads_the_state_anew_even_inside_one_app_context(
+    app, client, auth, city, redis_client
+):
+    """The state counter is read once per request, not once per app context: requests made
+    inside one long app context (a CLI command, a script, a test) still see each change."""
+    inc = new_incident(client, auth, "accident.fire.urban")
+    with app.app_context():
+        assert proposal(client, auth, inc["id"])["cached"] is False
+        assert proposal(client, auth, inc["id"])["cached"] is True
+        app.extensions["onemap"].publisher.publish("test.changed", {})
+        assert proposal(client, auth, inc["id"])["cached"] is False
