@@ -1188,7 +1188,7 @@ def _as_another_process(app, redis_client) -> None:
 
 
 def test_the_click_served_by_another_process_uses_the_routes_the_view_kept(
-    app, client, auth, city, redis_client, monkeypatch
+    app, client, auth, city, redis_client, session, monkeypatch
 ):
     """View and click on two worker processes: the click finds the proposal in Redis (without
     its search tree) and sends exactly the teams, routes and stock that were shown."""
@@ -1211,6 +1211,8 @@ def test_the_click_served_by_another_process_uses_the_routes_the_view_kept(
         assert np.allclose(
             d["route"]["coordinates"], shown[tid]["route"]["geometry"]["coordinates"], atol=1e-6
         )
+        stored = to_shape(session.get(Dispatch, d["id"]).route)  # written as WKB: exactly
+        assert np.array_equal(np.asarray(stored.coords), np.asarray(d["route"]["coordinates"]))
     mats = sorted(
         (d["depot_id"], d["item_code"], d["quantity"]) for d in got if d["kind"] == "material"
     )
