@@ -25,6 +25,7 @@ demo: venv services
 	  echo "OneMap on http://$(HOST):$(PORT)/ (Ctrl-C stops the server; 'make stop' stops the databases)" && \
 	  ONEMAP_SERVICE_AREA=$${ONEMAP_SERVICE_AREA:-$(DEMO_AREA)} exec $(BIN)/gunicorn \
 	    --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
+	    $$($(BIN)/gunicorn --help | grep -q -- --no-control-socket && echo --no-control-socket) \
 	    --bind $(HOST):$(PORT) 'app:create_app()'
 
 test: venv services browser
