@@ -335,7 +335,10 @@ def with_link(rec: dict[str, Any], d: Any, links: Links) -> dict[str, Any]:
 
 
 def _light(rec: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k not in ("link", "gpx")}
+    """A dispatch record as events carry it: without its link (a credential, and events reach
+    every viewer) and without its route (listeners load routes by API; a commit's routes made
+    each event some 60 kB, in a stream that keeps 10,000 of them)."""
+    return {k: v for k, v in rec.items() if k not in ("link", "gpx", "route")}
 
 
 def _xy(geom: Any) -> tuple[float, float]:

@@ -442,6 +442,8 @@ def test_dispatch_without_a_body_commits_the_proposal(client, auth, city, sessio
     assert {d["id"] for d in committed_events[0]["dispatches"]} == {
         d["id"] for d in answer["dispatches"]
     }
+    # no credential and no geometry in what every viewer receives; routes are loaded by API
+    assert all(not {"link", "gpx", "route"} & set(d) for d in committed_events[0]["dispatches"])
 
 
 def test_the_team_route_is_kept_with_the_dispatch(client, auth, city, engine, session):
