@@ -140,8 +140,12 @@ class Caller:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
+    return _user_for_digest(session, _digest(token))
+
+
+def _user_for_digest(session: Session, digest: str) -> User | None:
     row = session.scalar(
-        select(ApiToken).where(ApiToken.digest == _digest(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(ApiToken.digest == digest, ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
@@ -162,7 +166,7 @@ def caller_for_token(
         hit = kept.get(digest)
         if hit is not None and hit[0] == state:
             return hit[1]
-    user = user_for_token(session(), token)
+    user = _user_for_digest(session(), digest)
     if user is None:
         return None
     caller = Caller.of(user)

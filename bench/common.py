@@ -1,13 +1,19 @@
-"""What the benchmarks share: percentiles, the service URLs, a free port, and writing the figures
-as JSON beside the printed tables."""
+"""What the benchmarks share: percentiles, the service URLs, a free port, the commit measured, a
+scratch database, the app as a server process, and writing the figures as JSON beside the
+printed tables."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import math
 import os
 import shlex
+import signal
 import socket
+import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,3 +70,115 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     raise TypeError(type(x).__name__)
+
+
+def git(*cmd: str) -> str:
+    """``git -C <repo> <cmd>``'s output, or "" when git or the repository is not there."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), *cmd], capture_output=True, text=True)
+    except OSError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def code_state(*paths: str) -> dict[str, str]:
+    """The commit measured, and whether ``paths`` have uncommitted changes (``yes``/``no``)."""
+    dirty = git("status", "--porcelain", "--", *paths)
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": _yes(dirty)}
+
+
+def _yes(x: object) -> str:
+    return "yes" if x else "no"
+
+
+class ScratchDb:
+    """Database ``name`` on the cluster of ``base_url``: dropped and created again, migrated,
+    and, with ``plans_actor``, the plan library loaded."""
+
+    def __init__(self, base_url: str, name: str, *, plans_actor: str | None = None) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        if not name.replace("_", "").isalnum():
+            raise SystemExit(f"database name {name!r}: letters, digits and _ only")
+        self.text = text
+        self.name = name
+        self.plans_actor = plans_actor
+        base = make_url(base_url)
+        self.admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.url = base.set(database=name).render_as_string(hide_password=False)
+
+    def create(self) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session
+
+        from app import migrate
+        from app.services import plans as plan_service
+
+        with self.admin.connect() as conn:
+            conn.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            conn.execute(self.text(f'CREATE DATABASE "{self.name}"'))
+        migrate.upgrade(self.url)
+        if self.plans_actor is not None:
+            engine = create_engine(self.url)
+            with Session(engine) as s:
+                plan_service.sync_library(s, actor=self.plans_actor)
+            engine.dispose()
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+class AppProcess:
+    """A server (the app, by ``cmd``) in a subprocess of its own session on 127.0.0.1:``port``,
+    its output in ``log_path``."""
+
+    def __init__(self, cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            list(cmd),
+            cwd=REPO,
+            env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def loaded(self) -> bool:
+        """Whether the server is ready beyond answering (a subclass may wait for more)."""
+        return True
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Seconds until ``/api/v1/health`` answers and :meth:`loaded` holds."""
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.tail()}")
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/v1/health")
+                ok = conn.getresponse().status == 200
+                conn.close()
+                if ok and self.loaded():
+                    return time.perf_counter() - t0
+            time.sleep(0.2)
+        raise RuntimeError(f"server not ready after {timeout:.0f} s:\n{self.tail()}")
+
+    def tail(self, n: int = 20) -> str:
+        self.log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()

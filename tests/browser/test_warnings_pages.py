@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
+from tests.browser.test_pages import _clean, _console, _open_wall
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: How long the wall may take to draw what the console committed (the issue's "within 2 s").
 LIVE_MS = 2000
@@ -56,11 +58,6 @@ SHOWS = (
 )
 
 
-def _clean(guard: Any) -> None:
-    assert guard.blocked == [], f"requests to other hosts: {guard.blocked}"
-    assert guard.errors == [], f"script errors: {guard.errors}"
-
-
 def _bbox(geom: dict) -> list[float]:
     polys = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
     rings = [ring for poly in polys for ring in poly]
@@ -88,22 +85,6 @@ def _incident_beside(ctx: Any, hazard: dict, title: str) -> int:
     r = ctx.request.post("/api/v1/incidents", data=body)
     assert r.status == 201, r.text()
     return int(r.json()["id"])
-
-
-def _open_wall(open_context: Any) -> Any:
-    wall = open_context(viewport=(1920, 1080), user="viewer").new_page()
-    wall.goto("/wall")
-    expect(wall.locator("#live")).to_have_class("live live")
-    wall.evaluate("window.__sameDocument = true")  # gone if the page reloads
-    return wall
-
-
-def _console(open_context: Any) -> Any:
-    page = open_context(viewport=(1440, 900)).new_page()
-    page.goto("/console")
-    expect(page.locator("#console")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
-    return page
 
 
 def _numbers(text: str) -> list[int]:

