@@ -13,6 +13,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,49 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     raise TypeError(type(x).__name__)
+
+
+def log(msg: str) -> None:
+    """A progress line on standard error, with the time."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def fmt(x: Any, digits: int = 1) -> str:
+    """A table cell: "-" for None or NaN, floats to ``digits`` places (small ones as 1.2e-03),
+    strings as they are."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, float) and math.isnan(x):
+        return "-"
+    if isinstance(x, float) and (abs(x) < 10**-digits and x != 0):
+        return f"{x:.1e}"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 1) -> str:
+    """A plain-text table; short rows are padded with empty cells."""
+    cells = [[fmt(c, digits) for c in row] + [""] * (len(headers) - len(row)) for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "-+-".join("-" * w for w in widths)]
+    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def server_kind(requested: str) -> str:
+    """``requested`` ("gunicorn" or "dev"), or "dev" when gunicorn is not installed."""
+    import importlib.util
+
+    if requested == "gunicorn" and importlib.util.find_spec("gunicorn") is None:
+        log("gunicorn is not installed: falling back to Flask's threaded dev server")
+        return "dev"
+    return requested
 
 
 def git(*cmd: str) -> str:

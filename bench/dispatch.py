@@ -72,9 +72,13 @@ from bench.common import (  # noqa: E402
     ScratchDb,
     code_state,
     free_port,
+    log,
     pct,
+    server_kind,
     service_env,
+    table,
     write_report,
+    yes,
 )
 from routing import graph as rgraph  # noqa: E402
 
@@ -121,36 +125,6 @@ DEATHS = {"IV": (0, 3), "III": (3, 10), "II": (10, 30), "I": (30, 45)}  # [lo, h
 INJURED = {"IV": (0, 10), "III": (3, 10), "II": (10, 50), "I": (20, 120)}
 HAZARD_TYPES = ["gas_station", "chemical_site", "major_hazard_source", "flood_prone", "other"]
 RISKS = ["low", "moderate", "high", "very_high"]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --- small helpers (as in bench/routing.py) ---------------------------------------------------
-
-
-def fmt(x: Any, digits: int = 1) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, float) and math.isnan(x):
-        return "-"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(out)
-
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
 
 
 # --- scratch database, graph, seed ------------------------------------------------------------
@@ -1058,15 +1032,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if not args.cache_dir.is_absolute():
         args.cache_dir = (Path.cwd() / args.cache_dir).resolve()
     return args
-
-
-def server_kind(requested: str) -> str:
-    import importlib.util
-
-    if requested == "gunicorn" and importlib.util.find_spec("gunicorn") is None:
-        log("gunicorn is not installed: falling back to Flask's threaded dev server")
-        return "dev"
-    return requested
 
 
 @dataclass

@@ -46,7 +46,8 @@ sys.path.insert(0, str(REPO))
 
 import shapely  # noqa: E402
 
-from bench.common import write_report  # noqa: E402
+from bench.common import log, write_report  # noqa: E402
+from bench.common import table as plain_table  # noqa: E402
 from routing import evacuation as ev  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 from routing import zone_rule  # noqa: E402
@@ -56,10 +57,6 @@ from routing.store import MODES  # noqa: E402
 DEFAULT_PORTO = REPO.parent / "shared" / "data" / "osm" / "conveyal_r5_porto_portugal.osm.pbf"
 M_PER_DEG = 111_195.0
 T_PLAN_S = 2.0  # target: one plan, 5,000 demand points to 30 shelters
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def porto_engine(cache: Path, pbf: Path) -> Engine:
@@ -177,12 +174,7 @@ def summary(plan: ev.EvacuationPlan) -> dict[str, float]:
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[f"{c:.2f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    out = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    out.append("-+-".join("-" * w for w in widths))
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(out)
+    return plain_table(headers, rows, digits=2)
 
 
 def main(argv: list[str] | None = None) -> int:

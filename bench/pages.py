@@ -63,8 +63,11 @@ from bench.common import (  # noqa: E402
     ScratchDb,
     code_state,
     free_port,
+    log,
     pct,
+    server_kind,
     service_env,
+    table,
     write_report,
 )
 
@@ -334,10 +337,6 @@ MARKERS_JS = """
   return { markers, clusters, points, zoom: map.getZoom() };
 }
 """
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -1021,15 +1020,6 @@ def _markers(x: dict[str, Any]) -> str:
     return f"{x['markers']} + {x['clusters']} clusters{points} (z {x['zoom']:.2f})"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    rows = [[*r, *[""] * (len(headers) - len(r))] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
-
-
 def render(report: dict[str, Any]) -> str:
     counts = report.get("seeded", {})
     demo_points = sum(counts.get(k, 0) for k in ("shelters", "depots", "hazards", "teams"))
@@ -1104,15 +1094,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cache-dir", type=Path, default=REPO / "var" / "bench")
     ap.add_argument("--render", type=Path, help="print the table of an earlier pages.json, no run")
     return ap.parse_args(argv)
-
-
-def server_kind(requested: str) -> str:
-    import importlib.util
-
-    if requested == "gunicorn" and importlib.util.find_spec("gunicorn") is None:
-        log("gunicorn is not installed: falling back to Flask's threaded dev server")
-        return "dev"
-    return requested
 
 
 @dataclass

@@ -44,7 +44,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(REPO))
 
 from bench.common import code_state as common_code_state  # noqa: E402
-from bench.common import pct, write_report  # noqa: E402
+from bench.common import fmt, log, pct, write_report, yes  # noqa: E402
+from bench.common import table as plain_table  # noqa: E402
 from gis.crs import from_metric, to_metric  # noqa: E402
 from routing import graph as rgraph  # noqa: E402
 from routing.engine import Closures, Engine, Located  # noqa: E402
@@ -68,10 +69,6 @@ T_MATRIX = 300.0  # ms
 T_SNAP = 0.2  # ms per point (mean)
 T_DT = 1e-6  # s
 T_GRID_NEAREST, T_GRID_LOAD, T_GRID_RSS = 30.0, 5.0, 600.0  # ms, s, MB
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -107,27 +104,6 @@ def jittered(rng: np.random.Generator, lon: np.ndarray, lat: np.ndarray, metres:
 def random_points(g: rgraph.RoadGraph, rng: np.random.Generator, n: int, metres: float) -> list:
     nodes = rng.integers(0, g.n_nodes, n)
     return jittered(rng, np.asarray(g.node_lon)[nodes], np.asarray(g.node_lat)[nodes], metres)
-
-
-def fmt(x: Any, digits: int = 2) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, float) and math.isnan(x):
-        return "-"
-    if isinstance(x, float) and (abs(x) < 10**-digits and x != 0):
-        return f"{x:.1e}"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(out)
 
 
 def peak_rss_mb() -> float:
@@ -737,10 +713,6 @@ def _rest(s: Setup, args: argparse.Namespace, res: dict, want: Callable[[str], b
     return res
 
 
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def nearest_rows(r: dict) -> list[list[Any]]:
     """The nearest-5 row, the pgr_dijkstraNearCost row and the travel-time check row."""
     rows: list[list[Any]] = []
@@ -885,8 +857,12 @@ def graph_table(name: str, r: dict) -> str:
     return "\n".join(out)
 
 
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    return plain_table(headers, rows, digits=2)
+
+
 def _join(*vals: float | None) -> str | None:
-    got = [fmt(v) for v in vals if v is not None]
+    got = [fmt(v, 2) for v in vals if v is not None]
     return " / ".join(got) if got else None
 
 
