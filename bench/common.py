@@ -116,6 +116,14 @@ def server_kind(requested: str) -> str:
     return requested
 
 
+def gunicorn_quiet() -> list[str]:
+    """``--no-control-socket`` where gunicorn has one (it would make ``~/.gunicorn/``)."""
+    from gunicorn import config
+
+    flags = {c for s in config.KNOWN_SETTINGS for c in (s.cli or ())}
+    return ["--no-control-socket"] if "--no-control-socket" in flags else []
+
+
 def git(*cmd: str) -> str:
     """``git -C <repo> <cmd>``'s output, or "" when git or the repository is not there."""
     try:

@@ -72,6 +72,7 @@ from bench.common import (  # noqa: E402
     ScratchDb,
     code_state,
     free_port,
+    gunicorn_quiet,
     log,
     pct,
     server_kind,
@@ -642,7 +643,7 @@ class Server(AppProcess):
                 *(sys.executable, "-m", "gunicorn", "-c", str(conf)),
                 *("-w", str(workers), "--threads", str(threads)),
                 *("-b", f"127.0.0.1:{port}", "--chdir", str(REPO)),
-                *_gunicorn_quiet(),
+                *gunicorn_quiet(),
                 "app:create_app()",
             ]
             self.label = f"gunicorn {workers} workers x {threads} threads"
@@ -663,14 +664,6 @@ class Server(AppProcess):
         if self.ready_dir is None:
             return True
         return len(list(self.ready_dir.iterdir())) >= self.workers
-
-
-def _gunicorn_quiet() -> list[str]:
-    """``--no-control-socket`` where gunicorn has one (it would make ``~/.gunicorn/``)."""
-    from gunicorn import config
-
-    flags = {c for s in config.KNOWN_SETTINGS for c in (s.cli or ())}
-    return ["--no-control-socket"] if "--no-control-socket" in flags else []
 
 
 def run_http_proposals(

@@ -63,6 +63,7 @@ from bench.common import (  # noqa: E402
     ScratchDb,
     code_state,
     free_port,
+    gunicorn_quiet,
     log,
     pct,
     server_kind,
@@ -418,7 +419,7 @@ class Server(AppProcess):
             cmd = [
                 *(sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2"),
                 *("--threads", "16", "-b", f"127.0.0.1:{port}", "--chdir", str(REPO)),
-                *("--log-level", "warning", "app:create_app()"),
+                *("--log-level", "warning", *gunicorn_quiet(), "app:create_app()"),
             ]
             self.label = "gunicorn -k gthread, 2 workers x 16 threads"
         else:
