@@ -364,25 +364,23 @@ def commit_phases() -> Iterator[Phases]:
     from sqlalchemy.orm import Session
 
     from app.services import dispatch, response
-    from gis import repository
+    from gis import commit, repository
     from gis import response as rrepo
     from routing.engine import Engine, Reach
 
     ph = Phases()
     ph.wrap(response, "build", "proposal build (inside commit)", opaque=True)
+    ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)", opaque=True)
     for owner, attr, cat in (
         (repository, "get_row", "db: lock incident"),
         (rrepo, "lock_teams", "db: lock teams"),
+        (commit, "lock_teams_drawing_ids", "db: lock teams, draw the records' ids"),
         (Engine, "reach", "routing: reach for the chosen teams"),
         (Reach, "route", "routing: each team's route"),
         (repository, "to_feature", "audit: to_feature before/after"),
         (repository, "write_audit", "audit: insert + flush"),
         (rrepo, "audit_dispatch", "audit: insert + flush"),
-        (rrepo, "audit_many", "audit: one batch insert (+ flush of team/incident rows)"),
-        (rrepo, "add_dispatch", "db: insert dispatch + flush"),
-        (rrepo, "add_dispatches", "db: insert dispatches (one INSERT ... RETURNING)"),
-        (rrepo, "reserve_stock", "db: reserve stock (UPDATE)"),
-        (rrepo, "reserve_stock_many", "db: reserve stock (lock + one UPDATE)"),
+        (rrepo, "reserve_stock_many", "db: reserve stock (one UPDATE locking its lines)"),
         (Session, "commit", "db: COMMIT"),
         (rrepo, "dispatch_record", "answer: dispatch records"),
         (dispatch, "with_link", "answer: signed links"),

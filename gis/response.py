@@ -9,22 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import to_shape
 from sqlalchemy import (
     BigInteger,
     Integer,
-    LargeBinary,
+    Text,
     and_,
     bindparam,
-    column,
     func,
-    insert,
     or_,
     select,
-    tuple_,
     update,
 )
-from sqlalchemy import values as values_of
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gis.errors import ConstraintViolation, NotFound
@@ -153,10 +150,10 @@ def lock_teams(session: Session, ids: Sequence[int]) -> dict[int, Team]:
 
 
 def reserve_stock_many(session: Session, lines: Sequence[tuple[int, str, int]]) -> None:
-    """Reserve several ``(depot_id, item_code, quantity)`` lines at once: the stock lines are
-    locked in id order (so two commits never deadlock), each checked against what is free, then
-    raised in one ``UPDATE ... FROM (VALUES ...)``; the CHECK constraints still guard. The same
-    line asked twice is reserved once with the sum.
+    """Reserve several ``(depot_id, item_code, quantity)`` lines in one statement: the stock
+    lines are locked in id order (so two commits never deadlock) and each is raised only when
+    enough is free, checked on the line as the lock found it; the CHECK constraints still
+    guard. The same line asked twice is reserved once with the sum.
 
     Raises
     ------
@@ -169,38 +166,49 @@ def reserve_stock_many(session: Session, lines: Sequence[tuple[int, str, int]]) 
         asked[depot_id, item_code] = asked.get((depot_id, item_code), 0) + int(quantity)
     if not asked:
         return
-    rows = session.execute(
-        select(StockLine.id, StockLine.depot_id, StockLine.item_code, StockLine.on_hand)
-        .add_columns(StockLine.reserved)
-        .where(tuple_(StockLine.depot_id, StockLine.item_code).in_(list(asked)))
+    # The lines and amounts go as three arrays: one statement text whatever their number,
+    # which psycopg prepares once per connection (a list of pairs made a new statement, and
+    # a new plan, for every commit: ~1.6 ms of planning for 15 lines).
+    want = (
+        func.unnest(
+            bindparam("depot_ids", [d for d, _ in asked], type_=ARRAY(Integer)),
+            bindparam("item_codes", [c for _, c in asked], type_=ARRAY(Text)),
+            bindparam("quantities", list(asked.values()), type_=ARRAY(BigInteger)),
+        )
+        .table_valued("depot_id", "item_code", "q", name="asked")
+        .render_derived()
+    )
+    locked = (
+        select(StockLine.id, want.c.q)
+        .join(
+            want,
+            and_(StockLine.depot_id == want.c.depot_id, StockLine.item_code == want.c.item_code),
+        )
         .order_by(StockLine.id)
-        .with_for_update()
-    ).all()
-    found = {(r.depot_id, r.item_code): r for r in rows}
-    for (depot_id, item_code), quantity in asked.items():
-        r = found.get((depot_id, item_code))
-        free = r.on_hand - r.reserved if r is not None else 0
-        if free < quantity:
-            msg = (
-                f"depot {depot_id} has only {int(free)} of {item_code} free, "
-                f"{quantity} asked; reload the proposal"
-            )
-            raise ConstraintViolation(
-                msg, field="materials", depot_id=depot_id, item_code=item_code
-            )
-    v = values_of(column("id", Integer), column("q", BigInteger), name="asked").data(
-        [(found[k].id, q) for k, q in asked.items()]
+        .with_for_update(of=StockLine)
+        .subquery("locked")
     )
     done = session.execute(
         update(StockLine)
-        .where(StockLine.id == v.c.id, StockLine.on_hand - StockLine.reserved >= v.c.q)
-        .values(reserved=StockLine.reserved + v.c.q)
-        .returning(StockLine.id)
+        .where(StockLine.id == locked.c.id, StockLine.on_hand - StockLine.reserved >= locked.c.q)
+        .values(reserved=StockLine.reserved + locked.c.q)
+        .returning(StockLine.depot_id, StockLine.item_code)
         .execution_options(synchronize_session=False)
     ).all()
-    if len(done) != len(asked):  # cannot happen while the lines are locked; never half-reserve
-        msg = "stock changed while it was being reserved; reload the proposal"
-        raise ConstraintViolation(msg, field="materials")
+    if len(done) == len(asked):
+        return
+    reserved = {(r.depot_id, r.item_code) for r in done}
+    depot_id, item_code = next(k for k in asked if k not in reserved)
+    free = session.scalar(
+        select(StockLine.on_hand - StockLine.reserved).where(
+            StockLine.depot_id == depot_id, StockLine.item_code == item_code
+        )
+    )
+    msg = (
+        f"depot {depot_id} has only {int(free or 0)} of {item_code} free, "
+        f"{asked[depot_id, item_code]} asked; reload the proposal"
+    )
+    raise ConstraintViolation(msg, field="materials", depot_id=depot_id, item_code=item_code)
 
 
 def release_stock(
@@ -212,52 +220,6 @@ def release_stock(
         .where(StockLine.depot_id == depot_id, StockLine.item_code == item_code)
         .values(reserved=StockLine.reserved - quantity, on_hand=StockLine.on_hand - used)
     )
-
-
-def add_dispatches(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Dispatch]:
-    """Insert dispatch records, in the order given, with one ``INSERT ... RETURNING`` per run
-    of rows naming the same columns (a commit's teams, then its material lines); ``route`` is a
-    shapely line or None. A column a row leaves out gets its default.
-
-    Only what the database fills in (id, status and version defaults, the times) comes back:
-    the routes and steps just written are not sent back and parsed again. The records are
-    built from the rows and those values, outside the session (read them; change a dispatch
-    through :func:`dispatch`)."""
-    table = Dispatch.__table__
-    filled = (table.c.id, table.c.status, table.c.version, table.c.created_at, table.c.updated_at)
-    out: list[Dispatch] = []
-    k = 0
-    while k < len(rows):
-        keys = set(rows[k])
-        group = []
-        while k < len(rows) and set(rows[k]) == keys:
-            group.append(dict(rows[k]))
-            k += 1
-        stmt = insert(table)
-        params = group
-        if "route" in keys:
-            # the route goes as WKB: as EWKT text (the column type's default), PostGIS took
-            # about as long to parse a commit's routes (bind 2.1-2.5 ms for 10) as to insert
-            # its rows, and the text was written out in Python first
-            stmt = stmt.values(
-                route=func.ST_GeomFromWKB(bindparam("route_wkb", type_=LargeBinary), 4326)
-            )
-            params = [
-                {
-                    **{c: v for c, v in p.items() if c != "route"},
-                    "route_wkb": shapely.to_wkb(p["route"]) if p["route"] is not None else None,
-                }
-                for p in group
-            ]
-        got = session.execute(stmt.returning(*filled, sort_by_parameter_order=True), params).all()
-        for p, filled_in in zip(group, got, strict=True):
-            if p.get("route") is not None:
-                p["route"] = from_shape(p["route"], srid=4326)
-            d = Dispatch(**p)
-            d.id, d.status, d.version, d.created_at, d.updated_at = filled_in
-            d.link_revoked_at = None
-            out.append(d)
-    return out
 
 
 def active_sent(
@@ -275,13 +237,6 @@ def active_sent(
         .order_by(Dispatch.id)
     ).all()
     return [(k, t, c, int(q or 0)) for k, t, c, q in rows]
-
-
-def audit_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Append audit entries (``actor, action, entity, entity_id, before, after``) in one
-    batch, in the order given."""
-    if entries:
-        session.execute(insert(AuditEntry), [dict(e) for e in entries])
 
 
 def dispatch_audit(d: Dispatch) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.errors import AppError, BadRequest
 from app.services import response
 from app.services.proposal_memo import ProposalMemo
+from gis import commit as wrepo
 from gis import repository as repo
 from gis import response as rrepo
 from gis.errors import InvalidTransition, StaleVersion
@@ -111,7 +112,8 @@ def commit(
             f"incident {incident_id} changed (version {incident.version}); reload the proposal",
             field="incident_version",
         )
-    locked = _lock_available(session, chosen_teams)
+    n_records = len(chosen_teams) + len(chosen_materials)
+    locked, ids = _lock_available(session, chosen_teams, n_records)
     rrepo.reserve_stock_many(
         session, [(m["depot_id"], m["item_code"], m["quantity"]) for m in chosen_materials]
     )
@@ -123,6 +125,8 @@ def commit(
         "plan_id": best.plan_id,
         "plan_level": best.level,
         "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
     }
     rows, team_audits = [], []
     for t in chosen_teams:
@@ -157,24 +161,34 @@ def commit(
                 "distance_m": m.get("distance_m"),
             }
         )
-    records = rrepo.add_dispatches(session, rows)
+    records = wrepo.new_dispatches(rows, ids)
     audits = []  # in the order they were always written: each team, then its dispatch
     for k, d in enumerate(records):
         if k < len(team_audits):
             audits.append(team_audits[k])
         audits.append(_entry(actor, "create", "dispatches", d.id, None, rrepo.dispatch_audit(d)))
     before = repo.to_feature("incidents", incident)
-    if incident.status == "reported":
-        incident.status = "responding"
-    incident.level = incident.level or best.level
-    incident.version, incident.updated_at = incident.version + 1, now
+    wrepo.committed(
+        incident,
+        status="responding" if incident.status == "reported" else incident.status,
+        level=incident.level or best.level,
+        version=incident.version + 1,
+        updated_at=now,
+    )
     after = {
         **repo.to_feature("incidents", incident),
         "plan": {"id": best.plan_id, "level": best.level, "reasons": list(best.reasons)},
     }
     audits.append(_entry(actor, "dispatch", "incidents", incident.id, before, after))
-    rrepo.audit_many(session, audits)
-    session.commit()
+    wrepo.write_and_commit(
+        session,
+        teams=[locked[t["team_id"]] for t in chosen_teams],
+        records=records,
+        routes=[row.get("route") for row in rows],
+        audits=audits,
+        incident=incident,
+        now=now,
+    )
     out = []
     for d, row in zip(records, rows, strict=True):
         # the route as written, without reading it back from the stored geometry
@@ -224,10 +238,13 @@ def _proposal_and_choice(
     return proposal, *_choice(body, proposal)
 
 
-def _lock_available(session: Session, chosen: list[dict[str, Any]]) -> dict[int, Any]:
-    """Lock the chosen teams (one ``SELECT ... FOR UPDATE``, in id order); each must still be
-    available, at the version the dispatcher saw when it names one."""
-    locked = rrepo.lock_teams(session, [t["team_id"] for t in chosen])
+def _lock_available(
+    session: Session, chosen: list[dict[str, Any]], n_records: int
+) -> tuple[dict[int, Any], list[int]]:
+    """Lock the chosen teams (one ``SELECT ... FOR UPDATE``, in id order, which also draws
+    the ids of the ``n_records`` dispatch records); each must still be available, at the
+    version the dispatcher saw when it names one."""
+    locked, ids = wrepo.lock_teams_drawing_ids(session, [t["team_id"] for t in chosen], n_records)
     for t in chosen:
         team = locked[t["team_id"]]
         if team.status != "available":
@@ -242,14 +259,15 @@ def _lock_available(session: Session, chosen: list[dict[str, Any]]) -> dict[int,
                 field="teams",
                 team_id=team.id,
             )
-    return locked
+    return locked, ids
 
 
 def _send_team(team: Any, now: datetime, actor: str) -> dict[str, Any]:
-    """Mark a locked team dispatched; returns its audit entry. Only status, version and
-    ``updated_at`` change, so the after-image is the before-image with those three."""
+    """Mark a locked team dispatched (in memory: :func:`gis.commit.write_and_commit` writes
+    it); returns its audit entry. Only status, version and ``updated_at`` change, so the
+    after-image is the before-image with those three."""
     before = repo.to_feature("teams", team)
-    team.status, team.version, team.updated_at = "dispatched", team.version + 1, now
+    wrepo.committed(team, status="dispatched", version=team.version + 1, updated_at=now)
     props = before["properties"]
     after = {
         **before,
