@@ -182,7 +182,7 @@ def commit(
     audits.append(_entry(actor, "dispatch", "incidents", incident.id, before, after))
     wrepo.write_and_commit(
         session,
-        teams=[locked[t["team_id"]] for t in chosen_teams],
+        sent_teams=[(t["team_id"], locked[t["team_id"]].version + 1) for t in chosen_teams],
         records=records,
         routes=[row.get("route") for row in rows],
         audits=audits,
@@ -263,18 +263,18 @@ def _lock_available(
 
 
 def _send_team(team: Any, now: datetime, actor: str) -> dict[str, Any]:
-    """Mark a locked team dispatched (in memory: :func:`gis.commit.write_and_commit` writes
-    it); returns its audit entry. Only status, version and ``updated_at`` change, so the
-    after-image is the before-image with those three."""
+    """The audit entry of a locked team (a row as :func:`gis.commit.lock_teams_drawing_ids`
+    gives it) being dispatched; :func:`gis.commit.write_and_commit` writes the change. Only
+    status, version and ``updated_at`` change, so the after-image is the before-image with
+    those three."""
     before = repo.to_feature("teams", team)
-    wrepo.committed(team, status="dispatched", version=team.version + 1, updated_at=now)
     props = before["properties"]
     after = {
         **before,
         "properties": {
             **props,
-            "status": team.status,
-            "version": team.version,
+            "status": "dispatched",
+            "version": team.version + 1,
             "updated_at": now.astimezone(UTC).isoformat(),
         },
     }
