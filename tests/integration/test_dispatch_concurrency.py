@@ -395,3 +395,74 @@ def test_a_double_click_never_sends_the_same_stock_twice(scratch):
         assert {c: ln.reserved for c, ln in lines.items()} == dict(sent)
         assert {d.plan_id for d in records} == {"urban-fire"}
         assert dict(sent) == want  # the package once, not twice
+
+
+# --- all or nothing, with the writes sent together -------------------------------------------
+
+
+def test_a_write_failing_in_the_pipeline_leaves_nothing_written(scratch, monkeypatch):
+    """A commit's writes and its COMMIT go to the database together, in one pipeline. When the
+    last of them fails on the server, none is kept: no team sent, no stock reserved, no record
+    or audit entry, the incident unchanged. The caller gets a 500 that does not repeat the
+    database's words, and the same click then goes through. (Real commits: in the usual
+    rolled-back test connection a savepoint stands in for the COMMIT.)"""
+    from app import create_app
+    from gis import commit as commit_sql
+    from gis.models import AuditEntry
+
+    with fresh(scratch) as s:
+        team = add_team(s, "Pipeline Team", at(0, 3))
+        depot = add_depot(s, "Pipeline Depot", at(3, 3), {"BLANKET": 50})
+        inc = add_incident(s, at(1, 2), title="pipeline")
+        s.commit()
+        team_id, depot_id, incident_id = team.id, depot.id, inc.id
+        team_version, incident_version = team.version, inc.version
+
+    def state():
+        with fresh(scratch) as s:
+            t = s.get(Team, team_id)
+            i = s.get(Incident, incident_id)
+            line = s.scalars(select(StockLine).where(StockLine.depot_id == depot_id)).one()
+            return (
+                (t.status, t.version),
+                (i.status, i.version),
+                line.reserved,
+                s.scalar(select(func.count()).select_from(Dispatch)),
+                s.scalar(select(func.count()).select_from(AuditEntry)),
+            )
+
+    before = state()
+    assert before[:3] == (("available", team_version), ("reported", incident_version), 0)
+    body = {
+        "teams": [{"team_id": team_id}],
+        "materials": [{"depot_id": depot_id, "item_code": "BLANKET", "quantity": 5}],
+    }
+    app = create_app(scratch["config"])
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {scratch['tokens']['dispatcher']}"}
+    url = f"/api/v1/incidents/{incident_id}/dispatch"
+    good = commit_sql._UPDATE_INCIDENT
+    monkeypatch.setattr(commit_sql, "_UPDATE_INCIDENT", good + " AND 1 / (id - id) = 1")
+    try:
+        r = client.post(
+            url, data=json.dumps(body), headers=headers, content_type="application/json"
+        )
+        assert r.status_code == 500, r.get_json()
+        assert "division" not in r.get_data(as_text=True)
+        assert state() == before
+
+        monkeypatch.setattr(commit_sql, "_UPDATE_INCIDENT", good)
+        r = client.post(
+            url, data=json.dumps(body), headers=headers, content_type="application/json"
+        )
+        assert r.status_code == 201, r.get_json()
+        after = state()
+        assert after[:3] == (
+            ("dispatched", team_version + 1),
+            ("responding", incident_version + 1),
+            5,
+        )
+        # two records; audit: the team, its record, the material's record, the incident
+        assert (after[3] - before[3], after[4] - before[4]) == (2, 4)
+    finally:
+        app.extensions["onemap"].engine.dispose()

@@ -1297,3 +1297,56 @@ def test_each_request_reads_the_state_anew_even_inside_one_app_context(
         assert proposal(client, auth, inc["id"])["cached"] is True
         app.extensions["onemap"].publisher.publish("test.changed", {})
         assert proposal(client, auth, inc["id"])["cached"] is False
+
+
+# --- the commit's round trips ------------------------------------------------------------------
+
+
+def test_the_click_after_a_view_asks_four_statements_and_writes_in_one_pipeline(
+    app, client, auth, city, monkeypatch
+):
+    """The click after a view asks the database four things, each needing its answer before
+    the next: the incident (locked), its active dispatches (is the proposal seen still
+    true?), the teams (locked, drawing the records' ids), the stock (reserved if free). Then
+    every write and the COMMIT go in one pipeline: no row is inserted or updated one
+    statement at a time."""
+    import psycopg
+    from sqlalchemy import event
+
+    st = app.extensions["onemap"]
+    inc = new_incident(client, auth, "accident.fire.high_rise", casualties=35)
+    seen = proposal(client, auth, inc["id"])
+    assert seen["allocation"]["teams"] and seen["allocation"]["materials"]
+    statements: list[str] = []
+
+    def asked(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    pipelines = []
+    opened = psycopg.Connection.pipeline
+
+    def pipeline(self):
+        pipelines.append(self)
+        return opened(self)
+
+    monkeypatch.setattr(psycopg.Connection, "pipeline", pipeline)
+    event.listen(st.engine, "before_cursor_execute", asked)
+    try:
+        r = dispatch(client, auth, inc["id"])
+    finally:
+        event.remove(st.engine, "before_cursor_execute", asked)
+    assert r.status_code == 201, r.get_json()
+    # neither the test's savepoints (a server's session commits instead) nor who the
+    # dispatcher's token belongs to (asked once per state) are the commit's own
+    own = [s for s in statements if "SAVEPOINT" not in s and "FROM api_tokens" not in s]
+    assert len(own) == 4, own
+    assert own[0].startswith("SELECT incidents.") and own[0].endswith("FOR UPDATE")
+    assert own[1].startswith("SELECT dispatches.kind, teams.type")
+    assert own[2].startswith("SELECT teams.id") and "nextval" in own[2]
+    assert own[2].endswith("FOR UPDATE OF teams")
+    assert own[3].startswith("UPDATE depot_stock SET reserved")
+    assert len(pipelines) == 1
+    answer = r.get_json()
+    assert len(answer["dispatches"]) == len(seen["allocation"]["teams"]) + len(
+        seen["allocation"]["materials"]
+    )
