@@ -21,8 +21,11 @@ Measured:
    their proposals while a change is published every ``--change-every`` seconds (as field
    reports and edits do; each makes every cached proposal stale);
 3. the dispatch commit: ``dispatch.commit`` in process, each on a fresh incident, the dispatches
-   recalled/released again outside the timer so the 300 teams stay available; then sequential
-   ``POST /api/v1/incidents/<id>/dispatch`` over HTTP.
+   recalled/released again outside the timer so the 300 teams stay available: cold (the
+   proposal built inside the commit) and after a view (in the same process or another); then
+   sequential ``POST /api/v1/incidents/<id>/dispatch`` over HTTP, half after a view, half
+   cold, the first ``--http-warmup`` of each half untimed but listed (a worker compiles and
+   caches a path's statements the first times it takes it).
 
 The figures are printed against the targets and written to ``var/bench/dispatch.json``; they are
 never asserted. Redis: the test Redis (``TEST_REDIS_URL``), keys under ``onemap_bench_dispatch:``
@@ -30,8 +33,8 @@ never asserted. Redis: the test Redis (``TEST_REDIS_URL``), keys under ``onemap_
 
 Usage::
 
-    python bench/dispatch.py [--proposals 200] [--commits 100] [--http-commits 30]
-                             [--clients 20] [--seconds 20] [--server gunicorn|dev|none]
+    python bench/dispatch.py [--proposals 200] [--commits 100] [--http-commits 112]
+                             [--http-warmup 6] [--clients 20] [--seconds 20] [--server gunicorn|dev|none]
                              [--workers 3] [--threads 4] [--hot-incidents 5]
                              [--change-every 1] [--profile N] [--cache-dir var/bench]
                              [--baseline earlier/dispatch.json] [--db-name NAME]
@@ -782,13 +785,21 @@ def _every(
 
 
 def run_http_commits(
-    port: int, token: str, st: Any, ids: Sequence[int], *, view_first: bool = False
+    port: int,
+    token: str,
+    st: Any,
+    ids: Sequence[int],
+    *,
+    view_first: bool = False,
+    warmup: int = 0,
 ) -> dict[str, Any]:
     """Sequential ``POST .../dispatch``; with ``view_first``, each after a ``GET .../proposal``
-    of the same incident (untimed), as a dispatcher clicks: whichever worker serves either."""
+    of the same incident (untimed), as a dispatcher clicks: whichever worker serves either.
+    The first ``warmup`` commits are kept apart (``warmup_ms``): a worker compiles and caches
+    the statements of a path the first times it takes it, once per process start."""
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times, statuses, errors = [], Counter(), Counter()
+    times, warm, statuses, errors = [], [], Counter(), Counter()
     for iid in ids:
         if view_first:
             conn.request("GET", f"/api/v1/incidents/{iid}/proposal", headers=headers)
@@ -800,12 +811,12 @@ def run_http_commits(
         ms = (time.perf_counter() - t0) * 1e3
         statuses[str(r.status)] += 1
         if r.status == 201:
-            times.append(ms)
+            (warm if len(warm) < warmup else times).append(ms)
             restore(st, json.loads(body))
         else:
             errors[f"{r.status} incident {iid}: {body[:160].decode(errors='replace')}"] += 1
     conn.close()
-    return pct(times) | {"statuses": dict(statuses), "errors": dict(errors)}
+    return pct(times) | {"statuses": dict(statuses), "errors": dict(errors), "warmup_ms": warm}
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -845,7 +856,7 @@ ROWS: tuple[tuple[str, str, str, float | None], ...] = (
         "p95",
         T_COMMIT_P95,
     ),
-    ("http_commit", "dispatch commit over HTTP, sequential", "p95", None),
+    ("http_commit", "dispatch commit over HTTP, sequential", "p95", T_COMMIT_P95),
     (
         "http_commit_after_view",
         "dispatch commit over HTTP after its view, sequential",
@@ -963,9 +974,18 @@ def notes(r: dict[str, Any]) -> str:
     hc = r.get("http_commit", {})
     if hc and "skipped" not in hc:
         hv = r.get("http_commit_after_view", {})
+        warm = [*hv.get("warmup_ms", ()), *hc.get("warmup_ms", ())]
         lines.append(
             f"commit over HTTP: statuses {hc['statuses']}, after a view {hv.get('statuses')}"
             + "".join(f"; {e}" for e in [*hc.get("errors", ()), *hv.get("errors", ())])
+            + (
+                f"; the first {len(hv.get('warmup_ms', ()))} of each run untimed (a worker "
+                "compiles and caches a path's statements the first times it takes it): "
+                + ", ".join(f"{m:.0f}" for m in warm)
+                + " ms"
+                if warm
+                else ""
+            )
         )
     la0, la1 = r["loadavg_start"], r["loadavg_end"]
     lines.append(
@@ -990,7 +1010,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", type=int, default=0, help="cProfile N proposals, print top lines")
     ap.add_argument("--profile-top", type=int, default=25)
     ap.add_argument("--commits", type=int, default=100, help="in-process commits")
-    ap.add_argument("--http-commits", type=int, default=100, help="sequential commits over HTTP")
+    ap.add_argument("--http-commits", type=int, default=112, help="sequential commits over HTTP")
+    ap.add_argument(
+        "--http-warmup",
+        type=int,
+        default=6,
+        help="of each half of the HTTP commits, the first N are not timed (statement caches)",
+    )
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20.0, help="HTTP proposal run length")
     ap.add_argument("--requests", type=int, default=0, help="stop HTTP proposals after M (0: time)")
@@ -1167,10 +1193,19 @@ def measure(run: Run, seeded: dict, pools: list[list[int]]) -> None:
             log(f"commits over HTTP: {len(http_commit_ids)}")
             half = len(http_commit_ids) // 2
             report["http_commit_after_view"] = run_http_commits(
-                run.server.port, seeded["token"], st, http_commit_ids[half:], view_first=True
+                run.server.port,
+                seeded["token"],
+                st,
+                http_commit_ids[half:],
+                view_first=True,
+                warmup=args.http_warmup,
             )
             report["http_commit"] = run_http_commits(
-                run.server.port, seeded["token"], st, http_commit_ids[:half]
+                run.server.port,
+                seeded["token"],
+                st,
+                http_commit_ids[:half],
+                warmup=args.http_warmup,
             )
 
 

@@ -17,13 +17,13 @@ The rows are checked before (teams locked and available, stock reserved by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import shapely
-from psycopg.types.json import Jsonb
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -120,53 +120,67 @@ def new_dispatches(rows: Sequence[Mapping[str, Any]], ids: Sequence[int]) -> lis
     ]
 
 
-_SEND_TEAM = (
-    "UPDATE teams SET status = %(status)s, version = %(version)s, updated_at = %(at)s "
-    "WHERE id = %(id)s"
+# Each write is one statement, its rows sent as one array per column: a row at a time
+# (``executemany``), a commit of 40 records and 90 audit entries cost ~0.1 ms of Python and a
+# statement's start-up on the server for each row. The arrays go in binary (``%b``): as text,
+# every quote of the JSON in them is escaped, a regex substitution each (~60 ms for a commit
+# of 60 records).
+_SEND_TEAMS = (
+    "UPDATE teams SET status = 'dispatched', version = t.version, updated_at = %(at)s "
+    "FROM unnest(%(ids)s::int[], %(versions)s::int[]) AS t(id, version) WHERE teams.id = t.id"
 )
 _UPDATE_INCIDENT = (
     "UPDATE incidents SET status = %(status)s, level = %(level)s, version = %(version)s, "
     "updated_at = %(at)s WHERE id = %(id)s"
 )
-_DISPATCH_COLUMNS = (
-    "id",
-    "incident_id",
-    "kind",
-    "team_id",
-    "depot_id",
-    "item_code",
-    "quantity",
-    "status",
-    "plan_id",
-    "plan_level",
-    "eta_s",
-    "distance_m",
-    "route",
-    "steps",
-    "link_nonce",
-    "link_expires_at",
-    "version",
-    "created_by",
-    "created_at",
-    "updated_at",
+#: A dispatch record's columns and their types, as they travel: the route as WKB (as EWKT
+#: text, the column type's default, PostGIS took about as long to parse a commit's routes as
+#: to insert its rows), the steps as JSON text.
+_DISPATCH_ARRAYS = (
+    ("id", "int"),
+    ("incident_id", "int"),
+    ("kind", "text"),
+    ("team_id", "int"),
+    ("depot_id", "int"),
+    ("item_code", "text"),
+    ("quantity", "bigint"),
+    ("status", "text"),
+    ("plan_id", "text"),
+    ("plan_level", "text"),
+    ("eta_s", "float8"),
+    ("distance_m", "float8"),
+    ("route", "bytea"),
+    ("steps", "text"),
+    ("link_nonce", "text"),
+    ("link_expires_at", "timestamptz"),
+    ("version", "int"),
+    ("created_by", "text"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
 )
-_INSERT_DISPATCH = (
-    f"INSERT INTO dispatches ({', '.join(_DISPATCH_COLUMNS)}) VALUES ("
+_COLUMNS = ", ".join(c for c, _ in _DISPATCH_ARRAYS)
+_INSERT_DISPATCHES = (
+    f"INSERT INTO dispatches ({_COLUMNS}) SELECT "
     + ", ".join(
-        # the route goes as WKB: as EWKT text (the column type's default) PostGIS took about
-        # as long to parse a commit's routes as to insert its rows
-        "ST_GeomFromWKB(%(route)s::bytea, 4326)"
+        "ST_GeomFromWKB(r.route, 4326)"
         if c == "route"
-        else "%(steps)s::jsonb"
+        else "r.steps::jsonb"
         if c == "steps"
-        else f"%({c})s"
-        for c in _DISPATCH_COLUMNS
+        else f"r.{c}"
+        for c, _ in _DISPATCH_ARRAYS
     )
-    + ")"
+    + " FROM unnest("
+    + ", ".join(f"%({c})b::{t}[]" for c, t in _DISPATCH_ARRAYS)
+    + f") AS r({_COLUMNS})"
 )
+_AUDIT_KEYS = ("actor", "action", "entity", "entity_id", "before", "after")
 _INSERT_AUDIT = (
-    "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES "
-    "(%(actor)s, %(action)s, %(entity)s, %(entity_id)s, %(before)s::jsonb, %(after)s::jsonb)"
+    "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
+    "SELECT a.actor, a.action, a.entity, a.entity_id, a.before::jsonb, a.after::jsonb "
+    "FROM unnest(%(actor)b::text[], %(action)b::text[], %(entity)b::text[], "
+    "%(entity_id)b::bigint[], %(before)b::text[], %(after)b::text[]) "
+    "WITH ORDINALITY AS a(actor, action, entity, entity_id, before, after, n) "
+    "ORDER BY a.n"  # the ids (the timeline's order) follow the entries' order
 )
 
 
@@ -193,28 +207,16 @@ def write_and_commit(
     try:
         with pg.pipeline(), pg.cursor() as cur:
             if sent_teams:
-                cur.executemany(
-                    _SEND_TEAM,
-                    [
-                        {"status": "dispatched", "version": v, "at": now, "id": i}
-                        for i, v in sent_teams
-                    ],
-                )
-            cur.executemany(
-                _INSERT_DISPATCH,
-                [_dispatch_params(d, r) for d, r in zip(records, routes, strict=True)],
-            )
-            cur.executemany(
-                _INSERT_AUDIT,
-                [
+                cur.execute(
+                    _SEND_TEAMS,
                     {
-                        **{k: e[k] for k in ("actor", "action", "entity", "entity_id")},
-                        "before": Jsonb(e["before"]) if e["before"] is not None else None,
-                        "after": Jsonb(e["after"]) if e["after"] is not None else None,
-                    }
-                    for e in audits
-                ],
-            )
+                        "ids": [i for i, _ in sent_teams],
+                        "versions": [v for _, v in sent_teams],
+                        "at": now,
+                    },
+                )
+            cur.execute(_INSERT_DISPATCHES, _dispatch_arrays(records, routes))
+            cur.execute(_INSERT_AUDIT, _audit_arrays(audits))
             cur.execute(
                 _UPDATE_INCIDENT,
                 {
@@ -237,11 +239,28 @@ def write_and_commit(
             session.expire(kept)
 
 
-def _dispatch_params(d: NewDispatch, route: Any) -> dict[str, Any]:
-    p = {c: getattr(d, c) for c in _DISPATCH_COLUMNS if c not in ("route", "steps")}
-    p["route"] = shapely.to_wkb(route) if route is not None else None
-    p["steps"] = Jsonb(d.steps) if d.steps is not None else None
-    return p
+def _dispatch_arrays(records: Sequence[NewDispatch], routes: Sequence[Any]) -> dict[str, list]:
+    out: dict[str, list] = {c: [] for c, _ in _DISPATCH_ARRAYS}
+    for d, route in zip(records, routes, strict=True):
+        for c, t in _DISPATCH_ARRAYS:
+            v = getattr(d, c)
+            if c == "route":
+                v = shapely.to_wkb(route) if route is not None else None
+            elif c == "steps":
+                v = json.dumps(v) if v is not None else None
+            elif t == "float8" and v is not None:
+                v = float(v)  # one element type per array
+            out[c].append(v)
+    return out
+
+
+def _audit_arrays(audits: Sequence[Mapping[str, Any]]) -> dict[str, list]:
+    out: dict[str, list] = {k: [] for k in _AUDIT_KEYS}
+    for e in audits:
+        for k in _AUDIT_KEYS:
+            v = e[k]
+            out[k].append(json.dumps(v) if k in ("before", "after") and v is not None else v)
+    return out
 
 
 def committed(row: Any, **values: Any) -> None:
