@@ -13,15 +13,15 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from app.api import params
 from app.errors import BadRequest
 from app.extensions import db, state
-from app.services import dispatch as dispatch_service
+from app.services import field_links
 from app.services import routing as routing_service
 
 blueprint = Blueprint("field", __name__)
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 
-def _links() -> dispatch_service.Links:
-    return dispatch_service.Links.of(current_app.config)
+def _links() -> field_links.Links:
+    return field_links.Links.of(current_app.config)
 
 
 #: Largest box of roads a phone may ask for (degrees each way): a district, not a city.
@@ -33,8 +33,8 @@ def roads(token: str) -> Response | tuple[Response, int]:
     """The roads in a box around the route, for the phone's offline base map: the signed link
     is the credential, like the page itself."""
     try:
-        dispatch_service.field_check(db(), _links(), token)
-    except dispatch_service.LinkInvalid as err:
+        field_links.field_check(db(), _links(), token)
+    except field_links.LinkInvalid as err:
         return jsonify(
             {"error": {"code": "link", "message": err.message, "field": "token"}}
         ), err.status
@@ -60,8 +60,8 @@ def page(token: str) -> str | tuple[str, int]:
     if token.endswith(".gpx"):
         return gpx(token[:-4])  # type: ignore[return-value]
     try:
-        view = dispatch_service.field_view(db(), _links(), token)
-    except dispatch_service.LinkInvalid as err:
+        view = field_links.field_view(db(), _links(), token)
+    except field_links.LinkInvalid as err:
         return render_template("field_invalid.html", message=err.message), err.status
     lon, lat = view["incident"]["at"]
     label = quote(view["incident"].get("title") or view["incident"]["type"])
@@ -81,7 +81,7 @@ def page(token: str) -> str | tuple[str, int]:
 
 
 def gpx(token: str) -> Response:
-    view = dispatch_service.field_view(db(), _links(), token)
+    view = field_links.field_view(db(), _links(), token)
     resp = Response(_gpx_xml(view), mimetype="application/gpx+xml")
     resp.headers["Content-Disposition"] = f'attachment; filename="onemap-route-{view["id"]}.gpx"'
     return resp
@@ -118,5 +118,5 @@ def report(token: str) -> Response:
         raise BadRequest('send {"status": ...} or {"at": [lon, lat]}', field="body")
     st = state()
     return jsonify(
-        dispatch_service.field_report(db(), _links(), token, body, publish=st.publish, area=st.area)
+        field_links.field_report(db(), _links(), token, body, publish=st.publish, area=st.area)
     )

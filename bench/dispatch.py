@@ -34,10 +34,11 @@ never asserted. Redis: the test Redis (``TEST_REDIS_URL``), keys under ``onemap_
 Usage::
 
     python bench/dispatch.py [--proposals 200] [--commits 100] [--http-commits 112]
-                             [--http-warmup 6] [--clients 20] [--seconds 20] [--server gunicorn|dev|none]
-                             [--workers 3] [--threads 4] [--hot-incidents 5]
-                             [--change-every 1] [--profile N] [--cache-dir var/bench]
-                             [--baseline earlier/dispatch.json] [--db-name NAME]
+                             [--http-warmup 6] [--clients 20] [--seconds 20]
+                             [--server gunicorn|dev|none] [--workers 3] [--threads 4]
+                             [--hot-incidents 5] [--change-every 1] [--profile N]
+                             [--cache-dir var/bench] [--baseline earlier/dispatch.json]
+                             [--db-name NAME]
 """
 
 from __future__ import annotations
@@ -1113,11 +1114,11 @@ def prepare(run: Run, g: rgraph.RoadGraph, import_s: float | None) -> tuple[dict
 
 
 def measure(run: Run, seeded: dict, pools: list[list[int]]) -> None:
-    from app.services import dispatch
+    from app.services import field_links
 
     args, report, st = run.args, run.report, run.app.extensions["onemap"]
     prop_ids, commit_ids, commit_bd_ids, http_commit_ids = pools
-    links = dispatch.Links(run.config["SECRET_KEY"], int(run.app.config["LINK_TTL_S"]))
+    links = field_links.Links(run.config["SECRET_KEY"], int(run.app.config["LINK_TTL_S"]))
     with run.app.app_context():
         eng = st.graphs.engine()
         log(f"proposals in process: {len(prop_ids)}")

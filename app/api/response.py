@@ -14,12 +14,14 @@ from app.auth import actor, require_role
 from app.errors import BadRequest
 from app.extensions import db, state, state_version
 from app.services import dispatch as dispatch_service
+from app.services import field_links
 from app.services import plans as plan_service
 from app.services import response as response_service
+from app.services import timeline as timeline_service
 
 
-def links() -> dispatch_service.Links:
-    return dispatch_service.Links.of(current_app.config)
+def links() -> field_links.Links:
+    return field_links.Links.of(current_app.config)
 
 
 @blueprint.get("/plans")
@@ -84,7 +86,7 @@ def dispatch(row_id: int) -> tuple[Response, int]:
 
 @blueprint.get("/incidents/<int:row_id>/dispatches")
 def incident_dispatches(row_id: int) -> Response:
-    return jsonify({"dispatches": dispatch_service.records(db(), row_id, links())})
+    return jsonify({"dispatches": field_links.records(db(), row_id, links())})
 
 
 @blueprint.post("/dispatches/<int:dispatch_id>/<action>")
@@ -105,20 +107,20 @@ def end_dispatch(dispatch_id: int, action: str) -> Response:
 
 @blueprint.route("/dispatches/<int:dispatch_id>/link", methods=["POST", "DELETE"])
 def dispatch_link(dispatch_id: int) -> Response:
-    dispatch_service.revoke_link(
+    field_links.revoke_link(
         db(),
         dispatch_id,
         actor=actor(),
         reissue=request.method == "POST",
         ttl_s=int(current_app.config["LINK_TTL_S"]),
     )
-    return jsonify(dispatch_service.record(db(), dispatch_id, links()))
+    return jsonify(field_links.record(db(), dispatch_id, links()))
 
 
 @blueprint.get("/dispatches/<int:dispatch_id>/qr.svg")
 def dispatch_qr(dispatch_id: int) -> Response:
     require_role("dispatcher")
-    link = dispatch_service.link_of(db(), dispatch_id, links())
+    link = field_links.link_of(db(), dispatch_id, links())
     base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
     buf = io.BytesIO()
     # a whole SVG document (xmlns, viewBox): it shows in an <img> and when opened on its own
@@ -130,5 +132,5 @@ def dispatch_qr(dispatch_id: int) -> Response:
 def timeline(row_id: int) -> Response:
     zh = i18n.is_zh()
     return jsonify(
-        {"incident_id": row_id, "timeline": dispatch_service.timeline(db(), row_id, zh=zh)}
+        {"incident_id": row_id, "timeline": timeline_service.timeline(db(), row_id, zh=zh)}
     )

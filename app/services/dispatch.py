@@ -1,5 +1,6 @@
 """Dispatch use case: one-click commit of a proposal (as is or edited), recall, release and
-completion, and the field teams' signed route links.
+completion. The field teams' route links are in :mod:`app.services.field_links`, the
+incident's timeline in :mod:`app.services.timeline`.
 
 A commit is one transaction: the incident and the teams are locked (in id order), every team
 must still be available at the version the dispatcher saw, stock is reserved by atomic updates
@@ -12,17 +13,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import shapely
-from geoalchemy2.shape import to_shape
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from app.errors import AppError, BadRequest
 from app.services import response
+from app.services.field_links import Links, team_to, with_link
 from app.services.proposal_memo import ProposalMemo
 from gis import commit as wrepo
 from gis import repository as repo
@@ -36,46 +35,6 @@ Publish = Callable[[str, dict[str, Any]], object]
 class TeamTaken(AppError):
     status = 409
     code = "team_unavailable"
-
-
-class LinkInvalid(AppError, PermissionError):
-    status = 403
-    code = "link_invalid"
-
-
-@dataclass(frozen=True)
-class Links:
-    """Signs and checks field route links: ``/r/<token>``, expiring and revocable."""
-
-    secret: str
-    ttl_s: int
-
-    @classmethod
-    def of(cls, cfg: Mapping[str, Any]) -> Links:
-        """The links of an app configuration (its secret key and ``LINK_TTL_S``)."""
-        return cls(cfg["SECRET_KEY"], int(cfg["LINK_TTL_S"]))
-
-    def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret, salt="onemap.route-link")
-
-    def token(self, d: Any) -> str:
-        return self._serializer().dumps({"d": d.id, "n": d.link_nonce})
-
-    def check(self, session: Session, token: str, *, lock: bool = False) -> Any:
-        try:
-            data = self._serializer().loads(token, max_age=self.ttl_s)
-        except SignatureExpired as err:
-            raise LinkInvalid(
-                "this route link has expired; ask the dispatcher for a new one"
-            ) from err
-        except BadSignature as err:
-            raise LinkInvalid("this route link is not valid") from err
-        d = rrepo.dispatch(session, int(data["d"]), lock=lock)
-        if d.link_nonce != data.get("n") or d.link_revoked_at is not None:
-            raise LinkInvalid("this route link has been revoked")
-        if d.link_expires_at is not None and d.link_expires_at < datetime.now(UTC):
-            raise LinkInvalid("this route link has expired; ask the dispatcher for a new one")
-        return d
 
 
 def commit(
@@ -339,19 +298,6 @@ def _choice(
     return teams, mats
 
 
-def with_link(rec: dict[str, Any], d: Any, links: Links) -> dict[str, Any]:
-    if (
-        d.kind == "team"
-        and d.link_revoked_at is None
-        and d.status in ("dispatched", "en_route", "on_scene")
-    ):
-        token = links.token(d)
-        rec["link"] = f"/r/{token}"
-        rec["gpx"] = f"/r/{token}.gpx"
-        rec["qr"] = f"/api/v1/dispatches/{d.id}/qr.svg"
-    return rec
-
-
 def _light(rec: Mapping[str, Any]) -> dict[str, Any]:
     """A dispatch record as events carry it: without its link (a credential, and events reach
     every viewer) and without its route (listeners load routes by API; a commit's routes made
@@ -359,14 +305,7 @@ def _light(rec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in ("link", "gpx", "route")}
 
 
-def _xy(geom: Any) -> tuple[float, float]:
-    p = to_shape(geom)
-    return (p.x, p.y)
-
-
 # --- after the commit ------------------------------------------------------------------------
-
-TEAM_AFTER = {"recall": "available", "complete": "available"}
 
 
 def end(
@@ -389,7 +328,7 @@ def end(
         if action == "release":
             raise BadRequest("release is for material; recall or complete a team", field="action")
         team = rrepo.lock_teams(session, [d.team_id])[d.team_id]
-        _team_to(session, team, "available", actor=actor)
+        team_to(session, team, "available", actor=actor)
         rrepo.touch(
             d,
             status="recalled" if action == "recall" else "done",
@@ -407,248 +346,3 @@ def end(
     rec = rrepo.dispatch_record(d)
     publish(f"dispatch.{action}", {"incident_id": d.incident_id, "dispatch": _light(rec)})
     return rec
-
-
-def _team_to(session: Session, team: Any, status: str, *, actor: str, position: Any = None) -> None:
-    from gis import fields
-
-    before = repo.to_feature("teams", team)
-    if status != team.status:
-        fields.check_row("teams", {"status": status}, before=before["properties"])
-    team.status = status
-    if position is not None:
-        from geoalchemy2.shape import from_shape
-
-        team.geom = from_shape(position, srid=4326)
-        team.position_reported_at = datetime.now(UTC)
-    team.version += 1
-    team.updated_at = datetime.now(UTC)
-    repo.write_audit(
-        session,
-        actor=actor,
-        action="status" if position is None else "position",
-        entity="teams",
-        entity_id=team.id,
-        before=before,
-        after=repo.to_feature("teams", team),
-    )
-
-
-# --- the field team's link ---------------------------------------------------------------------
-
-LINK_STATUSES = {
-    "en_route": "en_route",
-    "on_scene": "on_scene",
-    "done": "returning",
-    "available": "available",
-}
-
-
-def field_check(session: Session, links: Links, token: str) -> int:
-    """The dispatch id of a live field link (raises :class:`LinkInvalid` otherwise)."""
-    return int(links.check(session, token).id)
-
-
-def field_view(session: Session, links: Links, token: str) -> dict[str, Any]:
-    d = links.check(session, token)
-    team = repo.get_row(session, "teams", d.team_id)
-    incident = repo.get_row(session, "incidents", d.incident_id)
-    rec = rrepo.dispatch_record(d)
-    rec["steps"] = d.steps or []
-    rec["team"] = {
-        "id": team.id,
-        "name": team.name,
-        "status": team.status,
-        "callsign": team.callsign,
-    }
-    inc = to_shape(incident.geom)
-    rec["incident"] = {
-        "id": incident.id,
-        "type": incident.type,
-        "title": incident.title,
-        "at": [inc.x, inc.y],
-    }
-    return rec
-
-
-def field_report(
-    session: Session,
-    links: Links,
-    token: str,
-    body: Mapping[str, Any],
-    *,
-    publish: Publish,
-    area: Any = None,
-) -> dict[str, Any]:
-    """A status (en_route, on_scene, done, available) and/or a position from the team's phone."""
-    from gis.geometry import point_lonlat
-
-    d = links.check(session, token, lock=True)
-    if d.status not in ("dispatched", "en_route", "on_scene"):
-        # the job is over (done, recalled, released): the link may no longer move the team,
-        # which may meanwhile be on another incident
-        msg = f"this dispatch is {d.status}: the link reports nothing more"
-        raise InvalidTransition(msg, field="status")
-    status = body.get("status")
-    if status is not None and status not in LINK_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(LINK_STATUSES)}", field="status")
-    position = (
-        point_lonlat(body["at"], field="at", area=area) if body.get("at") is not None else None
-    )
-    if status is None and position is None:
-        raise BadRequest('send {"status": ...} or {"at": [lon, lat]}', field="body")
-    team = rrepo.lock_teams(session, [d.team_id])[d.team_id]
-    actor = f"link:{team.callsign or team.id}"
-    if status is not None:
-        _team_to(session, team, LINK_STATUSES[status], actor=actor)
-        before = rrepo.dispatch_record(d)
-        before.pop("route", None)
-        new = {"en_route": "en_route", "on_scene": "on_scene", "done": "done", "available": "done"}[
-            status
-        ]
-        if new != d.status:
-            rrepo.touch(d, status=new)
-            rrepo.audit_dispatch(session, d, "status", actor=actor, before=before)
-    if position is not None:
-        _team_to(session, team, team.status, actor=actor, position=position)
-    session.commit()
-    p = to_shape(team.geom)
-    publish(
-        "teams.reported",
-        {"team_id": team.id, "status": team.status, "at": [p.x, p.y], "dispatch_id": d.id},
-    )
-    return {
-        "team_id": team.id,
-        "status": team.status,
-        "dispatch_status": d.status,
-        "at": [p.x, p.y],
-    }
-
-
-def revoke_link(
-    session: Session, dispatch_id: int, *, actor: str, reissue: bool = False, ttl_s: int = 86400
-) -> dict[str, Any]:
-    d = rrepo.dispatch(session, dispatch_id, lock=True)
-    before = {"link_nonce_set": d.link_nonce is not None}
-    if reissue:
-        rrepo.touch(
-            d,
-            link_nonce=secrets.token_urlsafe(12),
-            link_revoked_at=None,
-            link_expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
-        )
-    else:
-        rrepo.touch(d, link_revoked_at=datetime.now(UTC))
-    rrepo.audit_dispatch(
-        session, d, "reissue_link" if reissue else "revoke_link", actor=actor, before=before
-    )
-    session.commit()
-    return rrepo.dispatch_record(d)
-
-
-def timeline(session: Session, incident_id: int, *, zh: bool = False) -> list[dict[str, Any]]:
-    """Every step of the incident from the audit log, oldest first; ``what`` in Chinese when
-    ``zh``, else English (``what_en`` is always English)."""
-    incident = repo.get_row(session, "incidents", incident_id)
-    team_ids = [d.team_id for d in rrepo.dispatches_of(session, incident_id) if d.team_id]
-    entries = rrepo.timeline(session, incident_id, team_ids, incident.created_at)
-    out = []
-    for e in entries:
-        en, cn = _what(e)
-        out.append(
-            {
-                "at": e.at.astimezone(UTC).isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "entity": e.entity,
-                "entity_id": e.entity_id,
-                "what": cn if zh else en,
-                "what_en": en,
-            }
-        )
-    return out
-
-
-_STATUS_ZH = {
-    "available": "待命",
-    "dispatched": "已派遣",
-    "en_route": "途中",
-    "on_scene": "到场",
-    "returning": "返回",
-    "done": "完成",
-    "recalled": "召回",
-    "released": "释放",
-    "out_of_service": "停用",
-}
-_ALERT_ZH = {"alert": "发布预警", "update": "更新预警", "cancel": "解除预警"}
-
-
-def _what(e: Any) -> tuple[str, str]:
-    """What an audit entry says, in English and in Chinese."""
-    after = e.after or {}
-    if e.entity == "incidents":
-        return _incident_what(e, after)
-    if e.entity == "dispatches":
-        what = after.get("kind")
-        status = after.get("status")
-        if what == "team":
-            en_t, zh_t = f"team {after.get('team_id')}", f"队伍 {after.get('team_id')}"
-        else:
-            q, item, depot = after.get("quantity"), after.get("item_code"), after.get("depot_id")
-            en_t, zh_t = f"{q} {item} @ depot {depot}", f"{q} {item}（储备库 {depot}）"
-        return (
-            f"{en_t}: {e.action} ({status})",
-            f"{zh_t}：{e.action}（{_STATUS_ZH.get(status, status)}）",
-        )
-    props = (after.get("properties") or {}) if isinstance(after, dict) else {}
-    if e.action == "position":
-        at = after.get("geometry", {}).get("coordinates")
-        return f"team {e.entity_id} position {at}", f"队伍 {e.entity_id} 位置 {at}"
-    status = props.get("status", e.action)
-    return f"team {e.entity_id} {status}", f"队伍 {e.entity_id} {_STATUS_ZH.get(status, status)}"
-
-
-def _incident_what(e: Any, after: dict[str, Any]) -> tuple[str, str]:
-    if e.action == "create":
-        return "incident created", "事件创建"
-    if e.action.startswith("alert."):
-        kind = e.action.split(".", 1)[1]
-        ident = after.get("identifier", "")
-        return (
-            f"warning {after.get('msg_type', kind)} {ident}",
-            f"{_ALERT_ZH.get(kind, kind)} {ident}",
-        )
-    if e.action == "evacuation":
-        n, total = after.get("assigned"), after.get("people")
-        return (
-            f"evacuation committed: {n} of {total} people to shelters",
-            f"疏散方案已确认：{total} 人中 {n} 人安置到避难场所",
-        )
-    plan = after.get("plan")
-    if plan:
-        return (
-            f"matched plan {plan['id']} level {plan['level']}; dispatched",
-            f"匹配预案 {plan['id']}（{plan['level']}级）；已派遣",
-        )
-    return f"incident {e.action}", f"事件 {e.action}"
-
-
-def records(session: Session, incident_id: int, links: Links) -> list[dict[str, Any]]:
-    """The incident's dispatches, each team's with its live link."""
-    return [
-        with_link(rrepo.dispatch_record(d), d, links)
-        for d in rrepo.dispatches_of(session, incident_id)
-    ]
-
-
-def record(session: Session, dispatch_id: int, links: Links) -> dict[str, Any]:
-    d = rrepo.dispatch(session, dispatch_id)
-    return with_link(rrepo.dispatch_record(d), d, links)
-
-
-def link_of(session: Session, dispatch_id: int, links: Links) -> str:
-    """The live link of a team's dispatch (for its QR code)."""
-    rec = record(session, dispatch_id, links)
-    if "link" not in rec:
-        raise BadRequest(f"dispatch {dispatch_id} has no active link", field="id")
-    return rec["link"]

@@ -829,7 +829,7 @@ def test_a_forged_link_is_403_and_says_so(client, auth, city):
 
 
 def test_a_link_signed_with_another_secret_is_403(client, auth, city, session):
-    from app.services.dispatch import Links
+    from app.services.field_links import Links
 
     _, answer = committed(client, auth)
     d = session.get(Dispatch, first_team_dispatch(answer)["id"])
