@@ -170,9 +170,17 @@ def build(
     allocation = alloc_mod.allocate(package, team_opts, depot_opts)
     team_index = {t.id: i for i, t in enumerate(teams)}
     depot_index = {d.id: off + i for i, (d, _) in enumerate(depots)}
+    routes: dict[int, Route] = {}
     if reach is not None:
         for f in allocation.forces:
-            f["distance_m"] = round(float(reach.length(team_index[f["team_id"]])), 2)
+            # a chosen team's route is read anyway (the answer shows it, the commit keeps it):
+            # its length is the route's, and the tree is walked once, not twice
+            i = team_index[f["team_id"]]
+            if np.isfinite(reach.times[i]):
+                routes[i] = reach.route(i)
+                f["distance_m"] = round(float(routes[i].length_m), 2)
+            else:
+                f["distance_m"] = round(float(reach.length(i)), 2)
         for m in allocation.materials:
             m["distance_m"] = round(float(reach.length(depot_index[m["depot_id"]])), 2)
     return Proposal(
@@ -184,6 +192,7 @@ def build(
         team_index,
         depot_index,
         closures,
+        routes,
         sent=sent,
     )
 
