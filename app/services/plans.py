@@ -25,13 +25,18 @@ def sync_library(session: Session, *, actor: str, directory: Path = LIBRARY_DIR)
 
 
 def documents(
-    session: Session, cache: dict[tuple[str, int], dict[str, Any]] | None = None
+    session: Session,
+    cache: dict[tuple[str, int], dict[str, Any]] | None = None,
+    *,
+    versions: list[tuple[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """The stored plan documents, as the matcher takes them. With ``cache`` (kept by the app,
-    keyed by plan id and version) only new versions are read from the database."""
+    keyed by plan id and version) only new versions are read from the database; ``versions``:
+    the plans' ids and versions when the caller has read them (else read here)."""
     if cache is None:
         return [p.document for p in rrepo.plans(session)]
-    versions = rrepo.plan_versions(session)
+    if versions is None:
+        versions = rrepo.plan_versions(session)
     missing = [pid for pid, v in versions if (pid, v) not in cache]
     if missing:
         for p in rrepo.plans(session, ids=missing):

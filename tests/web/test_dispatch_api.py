@@ -1350,3 +1350,44 @@ def test_the_click_after_a_view_asks_four_statements_and_writes_in_one_pipeline(
     assert len(answer["dispatches"]) == len(seen["allocation"]["teams"]) + len(
         seen["allocation"]["materials"]
     )
+
+
+def test_the_context_read_in_one_statement_equals_the_parts_read_one_by_one(
+    client, auth, city, session
+):
+    """What a proposal reads before its search comes in one statement as JSON; each part must
+    equal what its own query gives, floats to the last bit: hazards near (a flood-prone park),
+    what the incident's dispatches send, its area, the plan versions, the other incidents'
+    areas, the available teams."""
+    from gis import repository as repo
+    from gis import response as rrepo
+
+    zone = shapely.Point(KAISANIEMI).buffer(0.002)
+    leak = new_incident(
+        client, auth, "accident.hazmat.leak", at=KAISANIEMI, area=shapely.geometry.mapping(zone)
+    )
+    fire, _ = committed(client, auth, at=KAISANIEMI)  # something sent, some teams gone
+    for inc in (leak, fire):
+        row = repo.get_row(session, "incidents", inc["id"])
+        got = rrepo.context(session, row, 5000.0, common=True)
+        assert got.hazards == rrepo.hazards_near(session, row, 5000.0)
+        assert got.sent == rrepo.active_sent(session, row.id)
+        assert got.area_m2 == rrepo.area_m2(session, row)
+        assert got.plan_versions == rrepo.plan_versions(session)
+        areas = rrepo.active_areas(session)
+        assert [i for i, _ in got.areas] == [i for i, _ in areas]
+        assert all(a.equals_exact(b, 0.0) for (_, a), (_, b) in zip(got.areas, areas, strict=True))
+        assert [tuple(vars(t).values()) for t in got.teams] == [
+            tuple(t) for t in rrepo.available_teams(session)
+        ]
+        alone = rrepo.context(session, row, 5000.0, common=False)
+        assert (alone.hazards, alone.sent, alone.area_m2) == (got.hazards, got.sent, got.area_m2)
+        assert (alone.plan_versions, alone.areas, alone.teams) == (None, None, None)
+    leak_ctx = rrepo.context(
+        session, repo.get_row(session, "incidents", leak["id"]), 5000.0, common=False
+    )
+    assert leak_ctx.hazards and leak_ctx.area_m2 > 0  # premise: there is something to compare
+    fire_ctx = rrepo.context(
+        session, repo.get_row(session, "incidents", fire["id"]), 5000.0, common=False
+    )
+    assert fire_ctx.sent
