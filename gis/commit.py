@@ -202,7 +202,10 @@ def write_and_commit(
 
     The session's own unit of work must have nothing pending: the rows are written here, not
     flushed by the ORM (their attributes are set with ``set_committed_value``). Any error
-    raised by a statement aborts the whole transaction; it is rolled back and re-raised."""
+    raised by a statement aborts the whole transaction; it is rolled back and re-raised.
+    (A session joined to an outer transaction, as the tests' are, releases a savepoint
+    instead of committing; an error then surfaces as the pipeline ends, and the outer
+    transaction is the one to roll back.)"""
     pg = session.connection().connection.driver_connection
     try:
         with pg.pipeline(), pg.cursor() as cur:
