@@ -341,7 +341,6 @@ def proposal_phases() -> Iterator[Phases]:
     for owner, attr, cat in (
         (repository, "get_row", "db: incident row"),
         (rrepo, "dispatches_of", "db: active dispatches"),
-        (rrepo, "context", "db: hazards, what is sent, area, plans, zones, teams (one statement)"),
         (rrepo, "hazards_near", "db: hazards within 5 km"),
         (rrepo, "area_m2", "db: incident area"),
         (plan_service, "documents", "db: plan documents (16 JSONB)"),

@@ -17,13 +17,11 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal,
-    literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gis.errors import ConstraintViolation, NotFound
@@ -34,31 +32,27 @@ from gis.repository import fetch, write_audit
 def hazards_near(session: Session, incident: Incident, within_m: float) -> list[dict[str, Any]]:
     """Hazard points within ``within_m`` metres (geodesic) of the incident, nearest first, and
     whether the incident lies inside each one's influence area."""
-    return [_hazard(*row) for row in session.execute(_hazards_select(incident, within_m))]
-
-
-def _hazards_select(incident: Incident, within_m: float) -> Any:
     point = select(Incident.geom).where(Incident.id == incident.id).scalar_subquery()
     geog = func.Geography(Hazard.geom)
     here = func.Geography(point)
     dist = func.ST_Distance(geog, here).label("distance_m")
     inside = func.coalesce(func.ST_Covers(Hazard.influence, point), False).label("inside")
-    return (
+    rows = session.execute(
         select(Hazard.id, Hazard.name, Hazard.type, Hazard.risk_level, dist, inside)
         .where(or_(func.ST_DWithin(geog, here, within_m), func.ST_Covers(Hazard.influence, point)))
-        .order_by(dist, Hazard.id)
-    )
-
-
-def _hazard(hid: int, name: str, kind: str, risk: Any, d: Any, i: Any) -> dict[str, Any]:
-    return {
-        "id": hid,
-        "name": name,
-        "type": kind,
-        "risk_level": risk,
-        "distance_m": float(d),
-        "inside_influence": bool(i),
-    }
+        .order_by(dist)
+    ).all()
+    return [
+        {
+            "id": hid,
+            "name": name,
+            "type": kind,
+            "risk_level": risk,
+            "distance_m": float(d),
+            "inside_influence": bool(i),
+        }
+        for hid, name, kind, risk, d, i in rows
+    ]
 
 
 def area_m2(session: Session, incident: Incident) -> float:
@@ -100,101 +94,6 @@ def available_teams(session: Session) -> list[Any]:
             .order_by(Team.id)
         )
     )
-
-
-@dataclass(frozen=True)
-class TeamRow:
-    """An available team as :func:`available_teams` gives it."""
-
-    id: int
-    name: str
-    type: str
-    capabilities: list[str] | None
-    version: int
-    lon: float
-    lat: float
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a proposal reads of the database before its search, as :func:`context` gives it."""
-
-    hazards: list[dict[str, Any]]
-    sent: list[tuple[str, str | None, str | None, int]]
-    area_m2: float
-    plan_versions: list[tuple[str, int]] | None = None
-    areas: list[tuple[int, shapely.Geometry]] | None = None
-    teams: list[TeamRow] | None = None
-
-
-def context(session: Session, incident: Incident, within_m: float, *, common: bool) -> Context:
-    """In one statement, so one round trip where there were up to six: the hazards near the
-    incident (:func:`hazards_near`), what its active dispatches send (:func:`active_sent`),
-    its area (:func:`area_m2`); with ``common``, also what every proposal of the state reads
-    alike: the plan versions (:func:`plan_versions`), the active incidents' areas
-    (:func:`active_areas`) and the available teams (:func:`available_teams`). Each part comes
-    as a JSON array (numbers as PostgreSQL writes them: the shortest text that reads back to
-    the same double) and is returned as its own function returns it."""
-    h = _hazards_select(incident, within_m).subquery("h")
-    sent = _sent_select(incident.id).subquery("s")
-    parts = [
-        _json_rows(h, (h.c.distance_m, h.c.id), *h.c),
-        _json_rows(sent, (sent.c.id,), sent.c.kind, sent.c.type, sent.c.item_code, sent.c.quantity),
-        select(func.ST_Area(func.Geography(Incident.area)))
-        .where(Incident.id == incident.id)
-        .scalar_subquery()
-        if incident.area is not None
-        else literal(0.0),
-    ]
-    if common:
-        parts += [
-            _json_rows(Plan, (Plan.id,), Plan.id, Plan.version),
-            _json_rows(
-                Incident,
-                (Incident.id,),
-                Incident.id,
-                func.encode(func.ST_AsBinary(Incident.area), "hex"),
-                where=(
-                    Incident.area.is_not(None),
-                    Incident.status.in_(("reported", "responding")),
-                ),
-            ),
-            _json_rows(
-                Team,
-                (Team.id,),
-                Team.id,
-                Team.name,
-                Team.type,
-                Team.capabilities,
-                Team.version,
-                func.ST_X(Team.geom),
-                func.ST_Y(Team.geom),
-                where=(Team.status == "available",),
-            ),
-        ]
-    row = session.execute(select(*parts)).one()
-    out = Context(
-        hazards=[_hazard(*r) for r in row[0]],
-        sent=[(k, t, c, int(q or 0)) for k, t, c, q in row[1]],
-        area_m2=float(row[2] or 0.0),
-    )
-    if not common:
-        return out
-    return Context(
-        out.hazards,
-        out.sent,
-        out.area_m2,
-        plan_versions=[(i, v) for i, v in row[3]],
-        areas=[(i, shapely.from_wkb(bytes.fromhex(a))) for i, a in row[4]],
-        teams=[TeamRow(*t) for t in row[5]],
-    )
-
-
-def _json_rows(source: Any, order_by: Sequence[Any], *cols: Any, where: Sequence[Any] = ()) -> Any:
-    """The rows of ``cols`` from ``source`` as one JSON array of arrays (``[]`` when none)."""
-    agg = func.json_agg(aggregate_order_by(func.json_build_array(*cols), *order_by))
-    stmt = select(func.coalesce(agg, literal_column("'[]'::json"))).select_from(source)
-    return stmt.where(*where).scalar_subquery()
 
 
 @dataclass(frozen=True)
@@ -328,19 +227,16 @@ def active_sent(
 ) -> list[tuple[str, str | None, str | None, int]]:
     """What the incident's active dispatches send, in dispatch order: ``(kind, team type,
     item code, quantity)`` (team type None when the team no longer exists)."""
-    rows = session.execute(_sent_select(incident_id).order_by(Dispatch.id)).all()
-    return [(k, t, c, int(q or 0)) for k, t, c, q, _ in rows]
-
-
-def _sent_select(incident_id: int) -> Any:
-    return (
-        select(Dispatch.kind, Team.type, Dispatch.item_code, Dispatch.quantity, Dispatch.id)
+    rows = session.execute(
+        select(Dispatch.kind, Team.type, Dispatch.item_code, Dispatch.quantity)
         .outerjoin(Team, Team.id == Dispatch.team_id)
         .where(
             Dispatch.incident_id == incident_id,
             Dispatch.status.in_(("dispatched", "en_route", "on_scene")),
         )
-    )
+        .order_by(Dispatch.id)
+    ).all()
+    return [(k, t, c, int(q or 0)) for k, t, c, q in rows]
 
 
 def dispatch_audit(d: Dispatch) -> dict[str, Any]:

@@ -25,18 +25,13 @@ def sync_library(session: Session, *, actor: str, directory: Path = LIBRARY_DIR)
 
 
 def documents(
-    session: Session,
-    cache: dict[tuple[str, int], dict[str, Any]] | None = None,
-    *,
-    versions: list[tuple[str, int]] | None = None,
+    session: Session, cache: dict[tuple[str, int], dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """The stored plan documents, as the matcher takes them. With ``cache`` (kept by the app,
-    keyed by plan id and version) only new versions are read from the database; ``versions``:
-    the plans' ids and versions when the caller has read them (else read here)."""
+    keyed by plan id and version) only new versions are read from the database."""
     if cache is None:
         return [p.document for p in rrepo.plans(session)]
-    if versions is None:
-        versions = rrepo.plan_versions(session)
+    versions = rrepo.plan_versions(session)
     missing = [pid for pid, v in versions if (pid, v) not in cache]
     if missing:
         for p in rrepo.plans(session, ids=missing):

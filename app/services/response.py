@@ -68,26 +68,19 @@ class Proposal:
 
 
 def facts_of(session: Session, incident: Any) -> Facts:
-    return facts_from(
-        incident,
-        rrepo.hazards_near(session, incident, CONTEXT_RADIUS_M),
-        rrepo.area_m2(session, incident),
+    hazards = tuple(
+        HazardNear(**h) for h in rrepo.hazards_near(session, incident, CONTEXT_RADIUS_M)
     )
-
-
-def facts_from(incident: Any, hazards: list[dict[str, Any]], area_m2: float) -> Facts:
-    """What the matcher knows of the incident: its row, the hazards near it (as
-    :func:`gis.response.hazards_near` gives them) and its area in square metres."""
     reported = incident.reported_at or datetime.now(UTC)
     return Facts(
         type=incident.type,
         casualties=incident.casualties,
         injured=incident.injured,
         affected=incident.affected,
-        area_m2=area_m2,
+        area_m2=rrepo.area_m2(session, incident),
         duration_h=max((datetime.now(UTC) - reported).total_seconds() / 3600.0, 0.0),
         reported_level=incident.level,
-        hazards=tuple(HazardNear(**h) for h in hazards),
+        hazards=hazards,
     )
 
 
@@ -142,22 +135,19 @@ def build(
     the current state reads alike, when the caller has it (else read here)."""
     if incident is None:
         incident = repo.get_row(session, "incidents", incident_id)
-    # one round trip for everything read before the search but the depots, which depend on
-    # the plan matched
-    ctx = rrepo.context(session, incident, CONTEXT_RADIUS_M, common=shared is None)
-    facts = facts_from(incident, ctx.hazards, ctx.area_m2)
-    plans = (
-        shared.plans
-        if shared
-        else plan_service.documents(session, plan_cache, versions=ctx.plan_versions)
-    )
+    facts = facts_of(session, incident)
+    plans = shared.plans if shared else plan_service.documents(session, plan_cache)
     matches = match(facts, plans)
-    sent = tuple(ctx.sent)
+    sent = tuple(rrepo.active_sent(session, incident.id))
     package = _still_needed(matches[0].package, list(sent))
     here = to_shape(incident.geom)
-    areas = [a for iid, a in (shared.areas if shared else ctx.areas or []) if iid != incident.id]
+    areas = (
+        [a for iid, a in shared.areas if iid != incident.id]
+        if shared
+        else rrepo.danger_zones(session, exclude_incident=incident.id)
+    )
     closures = Closures(tuple(z for z in areas if not z.covers(here)))
-    teams = shared.teams if shared else ctx.teams or []
+    teams = shared.teams if shared else rrepo.available_teams(session)
     codes = [m["item_code"] for m in package.get("materials", ())]
     depots = shared.depots_holding(codes) if shared else rrepo.depots_holding(session, codes)
     points = [(t.lon, t.lat) for t in teams] + [(d.lon, d.lat) for d, _ in depots]
