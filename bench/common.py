@@ -136,11 +136,10 @@ def git(*cmd: str) -> str:
 def code_state(*paths: str) -> dict[str, str]:
     """The commit measured, and whether ``paths`` have uncommitted changes (``yes``/``no``)."""
     dirty = git("status", "--porcelain", "--", *paths)
-    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": _yes(dirty)}
-
-
-def _yes(x: object) -> str:
-    return "yes" if x else "no"
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "dirty": "yes" if dirty else "no",
+    }
 
 
 class ScratchDb:

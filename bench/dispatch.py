@@ -340,14 +340,12 @@ def proposal_phases() -> Iterator[Phases]:
     ph = Phases()
     for owner, attr, cat in (
         (repository, "get_row", "db: incident row"),
-        (rrepo, "dispatches_of", "db: active dispatches"),
         (rrepo, "hazards_near", "db: hazards within 5 km"),
         (rrepo, "area_m2", "db: incident area"),
         (plan_service, "documents", "db: plan documents (16 JSONB)"),
         (rrepo, "danger_zones", "db: danger zones"),
         (rrepo, "available_teams", "db: available teams (light rows)"),
         (rrepo, "active_sent", "db: active dispatches"),
-        (rrepo, "incident_version", "db: incident version"),
         (rrepo, "depots_holding", "db: depots + stock"),
         (response, "match", "plan matching"),
         (Engine, "reach", "routing: reach (one reverse search)"),
@@ -366,27 +364,18 @@ def proposal_phases() -> Iterator[Phases]:
 
 @contextlib.contextmanager
 def commit_phases() -> Iterator[Phases]:
-    from sqlalchemy.orm import Session
-
     from app.services import dispatch, response
     from gis import commit, repository
     from gis import response as rrepo
-    from routing.engine import Engine, Reach
 
     ph = Phases()
     ph.wrap(response, "build", "proposal build (inside commit)", opaque=True)
     ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)", opaque=True)
     for owner, attr, cat in (
         (repository, "get_row", "db: lock incident"),
-        (rrepo, "lock_teams", "db: lock teams"),
         (commit, "lock_teams_drawing_ids", "db: lock teams, draw the records' ids"),
-        (Engine, "reach", "routing: reach for the chosen teams"),
-        (Reach, "route", "routing: each team's route"),
         (repository, "to_feature", "audit: to_feature before/after"),
-        (repository, "write_audit", "audit: insert + flush"),
-        (rrepo, "audit_dispatch", "audit: insert + flush"),
         (rrepo, "reserve_stock_many", "db: reserve stock (one UPDATE locking its lines)"),
-        (Session, "commit", "db: COMMIT"),
         (rrepo, "dispatch_record", "answer: dispatch records"),
         (dispatch, "with_link", "answer: signed links"),
     ):

@@ -173,14 +173,12 @@ def build(
     routes: dict[int, Route] = {}
     if reach is not None:
         for f in allocation.forces:
-            # a chosen team's route is read anyway (the answer shows it, the commit keeps it):
-            # its length is the route's, and the tree is walked once, not twice
+            # a chosen team (always one that can reach the incident) has its route read anyway
+            # (the answer shows it, the commit keeps it): its length is the route's, and the
+            # tree is walked once, not twice
             i = team_index[f["team_id"]]
-            if np.isfinite(reach.times[i]):
-                routes[i] = reach.route(i)
-                f["distance_m"] = round(float(routes[i].length_m), 2)
-            else:
-                f["distance_m"] = round(float(reach.length(i)), 2)
+            routes[i] = reach.route(i)
+            f["distance_m"] = round(float(routes[i].length_m), 2)
         for m in allocation.materials:
             m["distance_m"] = round(float(reach.length(depot_index[m["depot_id"]])), 2)
     return Proposal(
