@@ -26,7 +26,8 @@ def engine() -> Engine:
 
 
 def piece_by_piece(eng: Engine, pieces, b) -> Route:
-    """The reference: one piece at a time, in plain Python."""
+    """The reference: one piece (edge, from fraction, to fraction) at a time, in plain
+    Python."""
     coords, steps, edges = [], [], []
     length = duration = 0.0
     prev_part = None
@@ -68,12 +69,15 @@ def test_assembled_routes_equal_the_piece_by_piece_reference(engine, monkeypatch
 
     def checked(self, pieces, a, b):
         got = assemble(self, pieces, a, b)
-        want = piece_by_piece(self, pieces, b)
+        edges, t0, t1 = pieces
+        want = piece_by_piece(
+            self, list(zip(edges.tolist(), t0.tolist(), t1.tolist(), strict=True)), b
+        )
         assert np.array_equal(got.coords, want.coords)
         assert (got.length_m, got.duration_s) == (want.length_m, want.duration_s)
         assert got.steps == want.steps
         assert got.edges == want.edges
-        seen.append(len(pieces))
+        seen.append(len(edges))
         return got
 
     monkeypatch.setattr(Engine, "_assemble", checked)
