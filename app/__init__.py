@@ -19,6 +19,7 @@ from app import compress, errors
 from app import config as config_mod
 from app.events import Publisher
 from app.extensions import State, close_db
+from app.jsonio import FastJSONProvider
 from app.services.proposal_memo import ProposalMemo
 from gis.geometry import ServiceArea
 from routing.store import GraphStore
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_LIFETIME_S"]),
         JSON_SORT_KEYS=False,
     )
+    app.json = FastJSONProvider(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

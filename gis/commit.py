@@ -17,13 +17,14 @@ The rows are checked before (teams locked and available, stock reserved by
 
 from __future__ import annotations
 
-import json
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import shapely
+import numpy as np
+import orjson
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -83,7 +84,7 @@ def _draw(n: int) -> Any:
 class NewDispatch:
     """A dispatch record about to be written: what :func:`gis.response.dispatch_record`, the
     audit and the field link read of a :class:`~gis.models.Dispatch`, without the ORM's
-    bookkeeping (which cost ~0.2 ms a record). Its route is kept apart, as a shapely line."""
+    bookkeeping (which cost ~0.2 ms a record). Its route is kept apart, as a lon/lat array."""
 
     id: int
     incident_id: int
@@ -197,7 +198,7 @@ def write_and_commit(
     """Write a commit and COMMIT, in one round trip: ``sent_teams`` (``(id, new version)`` of
     each team, locked, now dispatched); ``incident`` (its ORM row, whose new status, level and
     version the caller has set as committed values, see :func:`committed`);
-    ``records`` from :func:`new_dispatches` with ``routes`` (a shapely line or None each);
+    ``records`` from :func:`new_dispatches` with ``routes`` (a (n, 2) lon/lat array or None each);
     the ``audits`` (``actor, action, entity, entity_id, before, after``) in order.
 
     The session's own unit of work must have nothing pending: the rows are written here, not
@@ -242,15 +243,31 @@ def write_and_commit(
             session.expire(kept)
 
 
+def line_wkb(coords: np.ndarray) -> bytes:
+    """A (n, 2) lon/lat array, n >= 2, as the WKB of a 2D LineString (little-endian): its
+    header and the coordinates' own bytes, ~25 times faster than through a shapely line."""
+    xy = np.ascontiguousarray(coords, dtype="<f8")
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) < 2:
+        msg = f"a line needs two or more lon/lat points, not an array of shape {xy.shape}"
+        raise ValueError(msg)
+    return struct.pack("<BII", 1, 2, len(xy)) + xy.tobytes()
+
+
+def _json(value: Any) -> str:
+    """JSON text for a ``jsonb`` column (numpy numbers as numbers), by orjson: ~10 times faster
+    than the standard library for a commit's steps and audit images."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
 def _dispatch_arrays(records: Sequence[NewDispatch], routes: Sequence[Any]) -> dict[str, list]:
     out: dict[str, list] = {c: [] for c, _ in _DISPATCH_ARRAYS}
     for d, route in zip(records, routes, strict=True):
         for c, t in _DISPATCH_ARRAYS:
             v = getattr(d, c)
             if c == "route":
-                v = shapely.to_wkb(route) if route is not None else None
+                v = line_wkb(route) if route is not None else None
             elif c == "steps":
-                v = json.dumps(v) if v is not None else None
+                v = _json(v) if v is not None else None
             elif t == "float8" and v is not None:
                 v = float(v)  # one element type per array
             out[c].append(v)
@@ -262,7 +279,9 @@ def _audit_arrays(audits: Sequence[Mapping[str, Any]]) -> dict[str, list]:
     for e in audits:
         for k in _AUDIT_KEYS:
             v = e[k]
-            out[k].append(json.dumps(v) if k in ("before", "after") and v is not None else v)
+            if k in ("before", "after") and v is not None:
+                v = _json(v)
+            out[k].append(v)
     return out
 
 

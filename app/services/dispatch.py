@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import shapely
 from sqlalchemy.orm import Session
 
 from app.errors import AppError, BadRequest
@@ -103,7 +102,7 @@ def commit(
                 "eta_s": float(route.duration_s) if route else None,
                 "distance_m": round(route.length_m, 1) if route else None,
                 "steps": [s.__dict__ for s in route.steps] if route else None,
-                "route": shapely.LineString(route.coords) if route else None,
+                "route": route.coords if route else None,
                 "link_nonce": secrets.token_urlsafe(12),
                 "link_expires_at": now + timedelta(seconds=links.ttl_s),
             }
@@ -152,12 +151,9 @@ def commit(
     for d, row in zip(records, rows, strict=True):
         # the route as written, without reading it back from the stored geometry
         rec = rrepo.dispatch_record(d, with_route=False)
-        line = row.get("route")
-        if line is not None:
-            rec["route"] = {
-                "type": "LineString",
-                "coordinates": shapely.get_coordinates(line).tolist(),
-            }
+        coords = row.get("route")
+        if coords is not None:
+            rec["route"] = {"type": "LineString", "coordinates": coords.tolist()}
         out.append(with_link(rec, d, links))
     publish(
         "dispatch.committed", {"incident_id": incident.id, "dispatches": [_light(r) for r in out]}

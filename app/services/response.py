@@ -7,7 +7,6 @@ gives every candidate team and depot its travel time and its route at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import redis
 from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
+from app import jsonio
 from app.lru import Lru
 from app.services import plans as plan_service
 from gis import repository as repo
@@ -347,9 +347,7 @@ def proposal_answer(
 
 
 def _json(answer: dict[str, Any], cached: bool) -> bytes:
-    return json.dumps(
-        {**answer, "cached": cached}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    return jsonio.dumps({**answer, "cached": cached})
 
 
 #: Longest wait (s) for another process's proposal of the same incident and state; past it,
