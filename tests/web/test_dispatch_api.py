@@ -1310,42 +1310,58 @@ def test_the_click_after_a_view_asks_four_statements_and_writes_in_one_pipeline(
     true?), the teams (locked, drawing the records' ids), the stock (reserved if free). Then
     every write and the COMMIT go in one pipeline: no row is inserted or updated one
     statement at a time."""
-    import psycopg
-    from sqlalchemy import event
+    import contextlib
 
-    st = app.extensions["onemap"]
+    import psycopg
+
     inc = new_incident(client, auth, "accident.fire.high_rise", casualties=35)
     seen = proposal(client, auth, inc["id"])
     assert seen["allocation"]["teams"] and seen["allocation"]["materials"]
+    # every statement as the driver sends it (through the ORM or not), apart or pipelined
     statements: list[str] = []
+    piped: list[str] = []
+    inside: list[bool] = []
+    executed = psycopg.Cursor.execute
 
-    def asked(_conn, _cursor, statement, *_args):
-        statements.append(" ".join(statement.split()))
+    def execute(self, query, *args, **kwargs):
+        (piped if inside else statements).append(" ".join(str(query).split()))
+        return executed(self, query, *args, **kwargs)
 
     pipelines = []
     opened = psycopg.Connection.pipeline
 
+    @contextlib.contextmanager
     def pipeline(self):
         pipelines.append(self)
-        return opened(self)
+        with opened(self) as p:
+            inside.append(True)
+            try:
+                yield p
+            finally:
+                inside.pop()
 
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
     monkeypatch.setattr(psycopg.Connection, "pipeline", pipeline)
-    event.listen(st.engine, "before_cursor_execute", asked)
-    try:
-        r = dispatch(client, auth, inc["id"])
-    finally:
-        event.remove(st.engine, "before_cursor_execute", asked)
+    r = dispatch(client, auth, inc["id"])
+    monkeypatch.undo()
     assert r.status_code == 201, r.get_json()
     # neither the test's savepoints (a server's session commits instead) nor who the
     # dispatcher's token belongs to (asked once per state) are the commit's own
     own = [s for s in statements if "SAVEPOINT" not in s and "FROM api_tokens" not in s]
     assert len(own) == 4, own
     assert own[0].startswith("SELECT incidents.") and own[0].endswith("FOR UPDATE")
-    assert own[1].startswith("SELECT dispatches.kind, teams.type")
+    assert own[1].startswith("SELECT d.kind, t.type")
     assert own[2].startswith("SELECT teams.id") and "nextval" in own[2]
     assert own[2].endswith("FOR UPDATE OF teams")
     assert own[3].startswith("UPDATE depot_stock SET reserved")
     assert len(pipelines) == 1
+    writes = [s.split(" (")[0].split(" SET")[0] for s in piped if "SAVEPOINT" not in s]
+    assert writes == [
+        "UPDATE teams",
+        "INSERT INTO dispatches",
+        "INSERT INTO audit_log",
+        "UPDATE incidents",
+    ], piped
     answer = r.get_json()
     assert len(answer["dispatches"]) == len(seen["allocation"]["teams"]) + len(
         seen["allocation"]["materials"]
