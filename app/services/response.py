@@ -297,7 +297,8 @@ def _route_summary(p: Proposal, i: int) -> dict[str, Any]:
         "duration_s": float(r.duration_s),
         "length_m": round(float(r.length_m), 2),
         "via": [s.name for s in r.steps if s.name and s.maneuver not in ("arrive",)][:6],
-        "geometry": {"type": "LineString", "coordinates": np.round(r.coords, 6).tolist()},
+        # a numpy array, written as it is by the app's JSON writer (app.jsonio)
+        "geometry": {"type": "LineString", "coordinates": np.round(r.coords, 6)},
     }
 
 

@@ -1259,6 +1259,7 @@ def test_proposals_of_one_state_share_its_rows_and_equal_ones_that_read_everythi
     """Proposals under one state read the teams, depots, areas and plans once: each, narrowed
     to its incident (its own area open, its package's items), equals a proposal that read all
     of it for itself; and a change makes the next one read afresh."""
+    from app import jsonio
     from app.services import response as response_service
 
     zone = shapely.Point(KAISANIEMI).buffer(0.0015)
@@ -1274,7 +1275,7 @@ def test_proposals_of_one_state_share_its_rows_and_equal_ones_that_read_everythi
     assert answers[leak["id"]]["context"]["closed_zones"] == 0  # its own area stays open
     for iid, got in answers.items():
         alone = response_service.serialise(response_service.build(session, engine, iid))
-        assert {k: v for k, v in got.items() if k != "cached"} == json.loads(json.dumps(alone))
+        assert {k: v for k, v in got.items() if k != "cached"} == json.loads(jsonio.dumps(alone))
     team_id = answers[fire["id"]]["allocation"]["teams"][0]["team_id"]
     feature = team_feature(client, auth, team_id)
     body = {"type": "Feature", "properties": {"version": feature["properties"]["version"]}}
