@@ -373,9 +373,9 @@ def commit_phases() -> Iterator[Phases]:
     ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)", opaque=True)
     for owner, attr, cat in (
         (repository, "get_row", "db: lock incident"),
-        (commit, "lock_teams_drawing_ids", "db: lock teams, draw the records' ids"),
+        (commit, "lock_and_reserve", "db: lock teams + stock, reserve (one pipeline)"),
+        (response.Proposal, "read_routes", "routing: chosen teams' routes (while locking)"),
         (repository, "to_feature", "audit: to_feature before/after"),
-        (rrepo, "reserve_stock_many", "db: reserve stock (one UPDATE locking its lines)"),
         (rrepo, "dispatch_record", "answer: dispatch records"),
         (dispatch, "with_link", "answer: signed links"),
     ):

@@ -4,79 +4,159 @@ A commit used to take about a dozen statements, each its own round trip (2-3 ms 
 two busy cores): lock the incident, the teams, the stock; reserve; insert the records
 (returning their ids), the audit entries; flush the team and incident rows; commit. Here:
 
-- :func:`lock_teams_drawing_ids` locks the chosen teams and draws the ids of the dispatch
-  records to come, in one statement, so every record and its audit entry can be written
-  without asking the database for its id;
+- :func:`lock_and_reserve` locks the chosen teams, drawing the ids of the dispatch records to
+  come in the same statement (so every record and its audit entry can be written without
+  asking the database for its id), and locks and reserves the stock: two statements in one
+  pipeline, while the routes are read;
 - :func:`write_and_commit` sends every write and the COMMIT in one pipeline (psycopg's
   pipeline mode): one round trip, and all or nothing, as before. It is the one function of
   ``gis`` that commits: it must, for the COMMIT to travel with the writes.
 
 The rows are checked before (teams locked and available, stock reserved by
-:func:`gis.response.reserve_stock_many`); the CHECK constraints still guard.
+:func:`lock_and_reserve`); the CHECK constraints still guard.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Integer, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from geoalchemy2 import Geometry
+from geoalchemy2.elements import WKBElement
+from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from gis.errors import NotFound
+from gis.errors import ConstraintViolation, NotFound
 from gis.models import Team
 
 TEAMS = Team.__table__
 
 
-def lock_teams_drawing_ids(
-    session: Session, team_ids: Sequence[int], n_ids: int
-) -> tuple[dict[int, Any], list[int]]:
-    """Lock the teams (``SELECT ... FOR UPDATE`` in id order, so two commits never deadlock)
-    and draw ``n_ids`` new dispatch ids from their sequence, in one statement. Ids drawn by
-    a transaction that rolls back are not used again (a sequence has gaps).
+def _team_columns() -> str:
+    """The teams' columns as the ORM reads them: geometries as EWKB."""
+    return ", ".join(
+        f"ST_AsEWKB(teams.{c.name}) AS {c.name}"
+        if isinstance(c.type, Geometry)
+        else f"teams.{c.name}"
+        for c in TEAMS.c
+    )
 
-    The teams come as rows of their table's columns (read-only, attribute access like the
-    model's), not ORM objects: loading those cost ~0.2 ms a team, and
-    :func:`write_and_commit` writes the change.
+
+_DRAW_IDS = (
+    "(SELECT array_agg(nextval(pg_get_serial_sequence('dispatches', 'id'))) "
+    "FROM generate_series(1, %(n_ids)s)) AS ids"
+)
+_LOCK_TEAMS = (
+    f"SELECT {_team_columns()}, {_DRAW_IDS} FROM teams "
+    "WHERE teams.id = ANY(%(team_ids)s::int[]) ORDER BY teams.id FOR UPDATE OF teams"
+)
+_ONLY_IDS = f"SELECT {_DRAW_IDS}"
+_RESERVE = (
+    "UPDATE depot_stock SET reserved = depot_stock.reserved + locked.q "
+    "FROM (SELECT s.id, a.q FROM depot_stock s "
+    "JOIN unnest(%(depot_ids)s::int[], %(item_codes)s::text[], %(quantities)s::bigint[]) "
+    "AS a(depot_id, item_code, q) ON s.depot_id = a.depot_id AND s.item_code = a.item_code "
+    "ORDER BY s.id FOR UPDATE OF s) AS locked "
+    "WHERE depot_stock.id = locked.id AND depot_stock.on_hand - depot_stock.reserved >= locked.q "
+    "RETURNING depot_stock.depot_id, depot_stock.item_code"
+)
+_FREE = "SELECT on_hand - reserved FROM depot_stock WHERE depot_id = %(d)s AND item_code = %(c)s"
+
+
+def lock_and_reserve(
+    session: Session,
+    team_ids: Sequence[int],
+    n_ids: int,
+    lines: Sequence[tuple[int, str, int]],
+    *,
+    meanwhile: Callable[[], object] | None = None,
+) -> tuple[dict[int, Any], list[int]]:
+    """Lock the teams and draw ``n_ids`` new dispatch ids (one statement), then lock and
+    reserve the stock ``lines`` (``(depot_id, item_code, quantity)``, one ``UPDATE``): the two
+    statements travel together in one psycopg pipeline, and ``meanwhile`` (work that needs
+    no database, such as reading the chosen teams' routes) runs while the server executes
+    them. Teams and stock lines are locked in id order, so two commits never deadlock; a
+    stock line is raised only when enough is free, checked on the line as the lock found it
+    (the same line asked twice is reserved once with the sum); the CHECK constraints still
+    guard. Ids drawn by a transaction that rolls back are not used again.
+
+    The teams come as named tuples of their table's columns (geometries as
+    :class:`~geoalchemy2.elements.WKBElement`, as the ORM gives them), not ORM objects:
+    loading those cost ~0.2 ms a team, and :func:`write_and_commit` writes the change.
 
     Raises
     ------
     NotFound
         Naming the first team (in the order given) that does not exist.
+    ConstraintViolation
+        Naming the first stock line (in the order given) without enough free; nothing of the
+        others is kept once the caller rolls back.
     """
-    ids = _draw(n_ids)
-    if not team_ids:
-        return {}, (list(session.scalar(select(ids)) or []) if n_ids else [])
-    rows = session.execute(
-        select(*TEAMS.c, ids.label("ids"))
-        # an array, not a list of values: one statement text, prepared once per connection
-        .where(Team.id == any_(bindparam("team_ids", sorted(set(team_ids)), type_=ARRAY(Integer))))
-        .order_by(Team.id)
-        .with_for_update(of=TEAMS)
-    ).all()
-    found = {t.id: t for t in rows}
+    asked: dict[tuple[int, str], int] = {}
+    for depot_id, item_code, quantity in lines:
+        asked[depot_id, item_code] = asked.get((depot_id, item_code), 0) + int(quantity)
+    ids_sql = {"n_ids": max(int(n_ids), 1)}
+    pg = session.connection().connection.driver_connection
+    with (
+        pg.pipeline(),
+        pg.cursor(row_factory=namedtuple_row) as teams_cur,
+        pg.cursor() as stock_cur,
+    ):
+        if team_ids:
+            # arrays, not lists of values: one statement text, prepared once per connection
+            params = {**ids_sql, "team_ids": sorted(set(team_ids))}
+            teams_cur.execute(_LOCK_TEAMS, params, prepare=True)
+        else:
+            teams_cur.execute(_ONLY_IDS, ids_sql, prepare=True)
+        if asked:
+            stock_cur.execute(
+                _RESERVE,
+                {
+                    "depot_ids": [d for d, _ in asked],
+                    "item_codes": [c for _, c in asked],
+                    "quantities": list(asked.values()),
+                },
+                prepare=True,
+            )
+        if meanwhile is not None:
+            meanwhile()
+        rows = teams_cur.fetchall()
+        done = set(stock_cur.fetchall()) if asked else set()
+    ids = list(rows[0].ids or []) if rows and n_ids else []
+    found = {r.id: _with_shapes(r) for r in rows} if team_ids else {}
     for tid in team_ids:
         if tid not in found:
             msg = f"team {tid} does not exist"
             raise NotFound(msg, field="teams", team_id=tid)
-    return found, (list(rows[0].ids or []) if n_ids else [])
+    if len(done) < len(asked):
+        depot_id, item_code = next(k for k in asked if k not in done)
+        with pg.cursor() as cur:
+            free = cur.execute(_FREE, {"d": depot_id, "c": item_code}).fetchone()
+        msg = (
+            f"depot {depot_id} has only {int(free[0] if free else 0)} of {item_code} free, "
+            f"{asked[depot_id, item_code]} asked; reload the proposal"
+        )
+        raise ConstraintViolation(msg, field="materials", depot_id=depot_id, item_code=item_code)
+    return found, ids
 
 
-def _draw(n: int) -> Any:
-    seq = func.pg_get_serial_sequence("dispatches", "id")
-    return (
-        select(func.array_agg(func.nextval(seq)))
-        .select_from(func.generate_series(1, max(int(n), 1)))
-        .scalar_subquery()
+_GEOMETRY_COLUMNS = tuple(c.name for c in TEAMS.c if isinstance(c.type, Geometry))
+
+
+def _with_shapes(row: Any) -> Any:
+    return row._replace(
+        **{
+            c: WKBElement(bytes(getattr(row, c)), srid=4326, extended=True)
+            for c in _GEOMETRY_COLUMNS
+            if getattr(row, c) is not None
+        }
     )
 
 

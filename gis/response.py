@@ -12,20 +12,15 @@ import shapely
 from geoalchemy2.shape import to_shape
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Text,
     and_,
-    bindparam,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from gis.errors import ConstraintViolation, NotFound
+from gis.errors import NotFound
 from gis.models import AuditEntry, Dispatch, Incident, Plan, StockLine, Team
 from gis.repository import fetch, write_audit
 
@@ -155,68 +150,6 @@ def lock_teams(session: Session, ids: Sequence[int]) -> dict[int, Team]:
             msg = f"team {tid} does not exist"
             raise NotFound(msg, field="teams", team_id=tid)
     return found
-
-
-def reserve_stock_many(session: Session, lines: Sequence[tuple[int, str, int]]) -> None:
-    """Reserve several ``(depot_id, item_code, quantity)`` lines in one statement: the stock
-    lines are locked in id order (so two commits never deadlock) and each is raised only when
-    enough is free, checked on the line as the lock found it; the CHECK constraints still
-    guard. The same line asked twice is reserved once with the sum.
-
-    Raises
-    ------
-    ConstraintViolation
-        Naming the first line (in the order given) that has not enough free; nothing of the
-        others is kept either once the caller rolls back.
-    """
-    asked: dict[tuple[int, str], int] = {}
-    for depot_id, item_code, quantity in lines:
-        asked[depot_id, item_code] = asked.get((depot_id, item_code), 0) + int(quantity)
-    if not asked:
-        return
-    # The lines and amounts go as three arrays: one statement text whatever their number,
-    # which psycopg prepares once per connection (a list of pairs made a new statement, and
-    # a new plan, for every commit: ~1.6 ms of planning for 15 lines).
-    want = (
-        func.unnest(
-            bindparam("depot_ids", [d for d, _ in asked], type_=ARRAY(Integer)),
-            bindparam("item_codes", [c for _, c in asked], type_=ARRAY(Text)),
-            bindparam("quantities", list(asked.values()), type_=ARRAY(BigInteger)),
-        )
-        .table_valued("depot_id", "item_code", "q", name="asked")
-        .render_derived()
-    )
-    locked = (
-        select(StockLine.id, want.c.q)
-        .join(
-            want,
-            and_(StockLine.depot_id == want.c.depot_id, StockLine.item_code == want.c.item_code),
-        )
-        .order_by(StockLine.id)
-        .with_for_update(of=StockLine)
-        .subquery("locked")
-    )
-    done = session.execute(
-        update(StockLine)
-        .where(StockLine.id == locked.c.id, StockLine.on_hand - StockLine.reserved >= locked.c.q)
-        .values(reserved=StockLine.reserved + locked.c.q)
-        .returning(StockLine.depot_id, StockLine.item_code)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if len(done) == len(asked):
-        return
-    reserved = {(r.depot_id, r.item_code) for r in done}
-    depot_id, item_code = next(k for k in asked if k not in reserved)
-    free = session.scalar(
-        select(StockLine.on_hand - StockLine.reserved).where(
-            StockLine.depot_id == depot_id, StockLine.item_code == item_code
-        )
-    )
-    msg = (
-        f"depot {depot_id} has only {int(free or 0)} of {item_code} free, "
-        f"{asked[depot_id, item_code]} asked; reload the proposal"
-    )
-    raise ConstraintViolation(msg, field="materials", depot_id=depot_id, item_code=item_code)
 
 
 def release_stock(

@@ -70,11 +70,17 @@ def commit(
             f"incident {incident_id} changed (version {incident.version}); reload the proposal",
             field="incident_version",
         )
-    n_records = len(chosen_teams) + len(chosen_materials)
-    locked, ids = _lock_available(session, chosen_teams, n_records)
-    rrepo.reserve_stock_many(
-        session, [(m["depot_id"], m["item_code"], m["quantity"]) for m in chosen_materials]
+    team_ids = [t["team_id"] for t in chosen_teams]
+    # The teams and the stock are locked (and the stock reserved) in one round trip, while the
+    # chosen teams' routes are read from the search tree.
+    locked, ids = wrepo.lock_and_reserve(
+        session,
+        team_ids,
+        len(chosen_teams) + len(chosen_materials),
+        [(m["depot_id"], m["item_code"], m["quantity"]) for m in chosen_materials],
+        meanwhile=lambda: proposal.read_routes(team_ids),
     )
+    _check_available(chosen_teams, locked)
     now = datetime.now(UTC)
     best = proposal.best
     common = {
@@ -189,19 +195,16 @@ def _proposal_and_choice(
             return proposal, teams, materials
         # remembered by another process, which kept only the routes of the teams it
         # allocated: the dispatcher's edit names another team, whose route needs the search
+    # the routes are read later, while the database locks the teams and the stock
     proposal = response.build(
-        session, engine, incident.id, plan_cache=plan_cache, incident=incident
+        session, engine, incident.id, plan_cache=plan_cache, incident=incident, read_routes=False
     )
     return proposal, *_choice(body, proposal)
 
 
-def _lock_available(
-    session: Session, chosen: list[dict[str, Any]], n_records: int
-) -> tuple[dict[int, Any], list[int]]:
-    """Lock the chosen teams (one ``SELECT ... FOR UPDATE``, in id order, which also draws
-    the ids of the ``n_records`` dispatch records); each must still be available, at the
-    version the dispatcher saw when it names one."""
-    locked, ids = wrepo.lock_teams_drawing_ids(session, [t["team_id"] for t in chosen], n_records)
+def _check_available(chosen: list[dict[str, Any]], locked: Mapping[int, Any]) -> None:
+    """Each chosen team, locked, must still be available, at the version the dispatcher saw
+    when it names one."""
     for t in chosen:
         team = locked[t["team_id"]]
         if team.status != "available":
@@ -216,11 +219,10 @@ def _lock_available(
                 field="teams",
                 team_id=team.id,
             )
-    return locked, ids
 
 
 def _send_team(team: Any, now: datetime, actor: str) -> dict[str, Any]:
-    """The audit entry of a locked team (a row as :func:`gis.commit.lock_teams_drawing_ids`
+    """The audit entry of a locked team (a row as :func:`gis.commit.lock_and_reserve`
     gives it) being dispatched; :func:`gis.commit.write_and_commit` writes the change. Only
     status, version and ``updated_at`` change, so the after-image is the before-image with
     those three."""

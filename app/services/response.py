@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,19 @@ class Proposal:
             return None
         r = self.routes[i] = self.reach.route(i)
         return r
+
+    def read_routes(self, team_ids: Iterable[int] = ()) -> None:
+        """Read the route of every allocated team from the search tree (its distance is its
+        route's length: the tree is walked once, not twice), and of the teams ``team_ids``
+        (a dispatcher's edit may name others). A commit does it while the database locks."""
+        for f in self.allocation.forces:
+            r = self.route(self.team_index[f["team_id"]])
+            if r is not None:  # always, but on a proposal from another process that lacks it
+                f["distance_m"] = round(float(r.length_m), 2)
+        for t in team_ids:
+            i = self.team_index.get(t)
+            if i is not None:
+                self.route(i)
 
 
 def facts_of(session: Session, incident: Any) -> Facts:
@@ -129,6 +143,7 @@ def build(
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
     incident: Any = None,
     shared: Shared | None = None,
+    read_routes: bool = True,
 ) -> Proposal:
     """The proposal for the incident as things stand. ``incident``: its row when the caller
     has it already (the commit, which holds it locked). ``shared``: what every proposal of
@@ -170,18 +185,10 @@ def build(
     allocation = alloc_mod.allocate(package, team_opts, depot_opts)
     team_index = {t.id: i for i, t in enumerate(teams)}
     depot_index = {d.id: off + i for i, (d, _) in enumerate(depots)}
-    routes: dict[int, Route] = {}
     if reach is not None:
-        for f in allocation.forces:
-            # a chosen team (always one that can reach the incident) has its route read anyway
-            # (the answer shows it, the commit keeps it): its length is the route's, and the
-            # tree is walked once, not twice
-            i = team_index[f["team_id"]]
-            routes[i] = reach.route(i)
-            f["distance_m"] = round(float(routes[i].length_m), 2)
         for m in allocation.materials:
             m["distance_m"] = round(float(reach.length(depot_index[m["depot_id"]])), 2)
-    return Proposal(
+    p = Proposal(
         incident,
         matches,
         facts,
@@ -190,9 +197,11 @@ def build(
         team_index,
         depot_index,
         closures,
-        routes,
         sent=sent,
     )
+    if read_routes:
+        p.read_routes()
+    return p
 
 
 def _still_needed(
