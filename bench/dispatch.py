@@ -370,7 +370,7 @@ def commit_phases() -> Iterator[Phases]:
 
     ph = Phases()
     ph.wrap(response, "build", "proposal build (inside commit)", opaque=True)
-    ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)", opaque=True)
+    ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)")
     for owner, attr, cat in (
         (repository, "get_row", "db: lock incident"),
         (commit, "lock_and_reserve", "db: lock teams + stock, reserve (one pipeline)"),

@@ -274,12 +274,15 @@ def write_and_commit(
     audits: Sequence[Mapping[str, Any]],
     incident: Any,
     now: datetime,
+    meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Write a commit and COMMIT, in one round trip: ``sent_teams`` (``(id, new version)`` of
     each team, locked, now dispatched); ``incident`` (its ORM row, whose new status, level and
     version the caller has set as committed values, see :func:`committed`);
     ``records`` from :func:`new_dispatches` with ``routes`` (a (n, 2) lon/lat array or None each);
-    the ``audits`` (``actor, action, entity, entity_id, before, after``) in order.
+    the ``audits`` (``actor, action, entity, entity_id, before, after``) in order;
+    ``meanwhile`` runs once the writes are sent, before the COMMIT (an error it raises rolls
+    everything back).
 
     The session's own unit of work must have nothing pending: the rows are written here, not
     flushed by the ORM (their attributes are set with ``set_committed_value``). Any error
@@ -311,6 +314,8 @@ def write_and_commit(
                     "id": incident.id,
                 },
             )
+            if meanwhile is not None:  # work that needs no database, while the server writes
+                meanwhile()
             # the COMMIT (or, inside a test's outer transaction, the savepoint's release)
             # travels in the same pipeline
             session.commit()

@@ -144,6 +144,20 @@ def commit(
         "plan": {"id": best.plan_id, "level": best.level, "reasons": list(best.reasons)},
     }
     audits.append(_entry(actor, "dispatch", "incidents", incident.id, before, after))
+    out: list[dict[str, Any]] = []
+
+    def answer() -> None:
+        """The records as the caller gets them, built while the server writes them."""
+        for d, row in zip(records, rows, strict=True):
+            # the route as written, without reading it back from the stored geometry; its
+            # coordinates stay a numpy array, which the app's JSON writer writes as it is (as
+            # lists, a commit of 50 teams made ~50,000 of them for the collector to walk)
+            rec = rrepo.dispatch_record(d, with_route=False)
+            coords = row.get("route")
+            if coords is not None:
+                rec["route"] = {"type": "LineString", "coordinates": coords}
+            out.append(with_link(rec, d, links))
+
     wrepo.write_and_commit(
         session,
         sent_teams=[(t["team_id"], locked[t["team_id"]].version + 1) for t in chosen_teams],
@@ -152,17 +166,8 @@ def commit(
         audits=audits,
         incident=incident,
         now=now,
+        meanwhile=answer,
     )
-    out = []
-    for d, row in zip(records, rows, strict=True):
-        # the route as written, without reading it back from the stored geometry; its
-        # coordinates stay a numpy array, which the app's JSON writer writes as it is (as
-        # lists, a commit of 50 teams made ~50,000 of them for the collector to walk)
-        rec = rrepo.dispatch_record(d, with_route=False)
-        coords = row.get("route")
-        if coords is not None:
-            rec["route"] = {"type": "LineString", "coordinates": coords}
-        out.append(with_link(rec, d, links))
     publish(
         "dispatch.committed", {"incident_id": incident.id, "dispatches": [_light(r) for r in out]}
     )
