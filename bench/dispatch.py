@@ -372,7 +372,7 @@ def commit_phases() -> Iterator[Phases]:
     ph.wrap(response, "build", "proposal build (inside commit)", opaque=True)
     ph.wrap(commit, "write_and_commit", "db: every write + COMMIT (one pipeline)")
     for owner, attr, cat in (
-        (repository, "get_row", "db: lock incident"),
+        (commit, "lock_incident", "db: lock incident"),
         (commit, "lock_and_reserve", "db: lock teams + stock, reserve (one pipeline)"),
         (response.Proposal, "read_routes", "routing: chosen teams' routes (while locking)"),
         (repository, "to_feature", "audit: to_feature before/after"),

@@ -30,23 +30,42 @@ from geoalchemy2 import Geometry
 from geoalchemy2.elements import WKBElement
 from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from gis.errors import ConstraintViolation, NotFound
-from gis.models import Team
+from gis.models import Incident, Team
 
 TEAMS = Team.__table__
+INCIDENTS = Incident.__table__
 
 
-def _team_columns() -> str:
-    """The teams' columns as the ORM reads them: geometries as EWKB."""
+def _columns(table: Any) -> str:
+    """A table's columns as the ORM reads them: geometries as EWKB."""
     return ", ".join(
-        f"ST_AsEWKB(teams.{c.name}) AS {c.name}"
+        f"ST_AsEWKB({table.name}.{c.name}) AS {c.name}"
         if isinstance(c.type, Geometry)
-        else f"teams.{c.name}"
-        for c in TEAMS.c
+        else f"{table.name}.{c.name}"
+        for c in table.c
     )
+
+
+_LOCK_INCIDENT = (
+    f"SELECT {_columns(INCIDENTS)} FROM incidents WHERE incidents.id = %(id)s FOR UPDATE"
+)
+
+
+def lock_incident(session: Session, incident_id: int) -> Any:
+    """The incident, locked (``SELECT ... FOR UPDATE``), as a named tuple of its columns
+    (geometries as :class:`~geoalchemy2.elements.WKBElement`, as the ORM gives them): the
+    commit reads it and :func:`write_and_commit` writes its change (through the ORM, loading
+    it cost ~2 ms more). Raises :class:`NotFound` when there is no such incident."""
+    pg = session.connection().connection.driver_connection
+    with pg.cursor(row_factory=namedtuple_row) as cur:
+        row = cur.execute(_LOCK_INCIDENT, {"id": incident_id}, prepare=True).fetchone()
+    if row is None:
+        msg = f"incidents {incident_id} does not exist"
+        raise NotFound(msg, field="id")
+    return _with_shapes(row, _INCIDENT_GEOMETRIES)
 
 
 _DRAW_IDS = (
@@ -54,7 +73,7 @@ _DRAW_IDS = (
     "FROM generate_series(1, %(n_ids)s)) AS ids"
 )
 _LOCK_TEAMS = (
-    f"SELECT {_team_columns()}, {_DRAW_IDS} FROM teams "
+    f"SELECT {_columns(TEAMS)}, {_DRAW_IDS} FROM teams "
     "WHERE teams.id = ANY(%(team_ids)s::int[]) ORDER BY teams.id FOR UPDATE OF teams"
 )
 _ONLY_IDS = f"SELECT {_DRAW_IDS}"
@@ -130,7 +149,7 @@ def lock_and_reserve(
         rows = teams_cur.fetchall()
         done = set(stock_cur.fetchall()) if asked else set()
     ids = list(rows[0].ids or []) if rows and n_ids else []
-    found = {r.id: _with_shapes(r) for r in rows} if team_ids else {}
+    found = {r.id: _with_shapes(r, _TEAM_GEOMETRIES) for r in rows} if team_ids else {}
     for tid in team_ids:
         if tid not in found:
             msg = f"team {tid} does not exist"
@@ -147,14 +166,15 @@ def lock_and_reserve(
     return found, ids
 
 
-_GEOMETRY_COLUMNS = tuple(c.name for c in TEAMS.c if isinstance(c.type, Geometry))
+_TEAM_GEOMETRIES = tuple(c.name for c in TEAMS.c if isinstance(c.type, Geometry))
+_INCIDENT_GEOMETRIES = tuple(c.name for c in INCIDENTS.c if isinstance(c.type, Geometry))
 
 
-def _with_shapes(row: Any) -> Any:
+def _with_shapes(row: Any, columns: Sequence[str]) -> Any:
     return row._replace(
         **{
             c: WKBElement(bytes(getattr(row, c)), srid=4326, extended=True)
-            for c in _GEOMETRY_COLUMNS
+            for c in columns
             if getattr(row, c) is not None
         }
     )
@@ -277,15 +297,16 @@ def write_and_commit(
     meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Write a commit and COMMIT, in one round trip: ``sent_teams`` (``(id, new version)`` of
-    each team, locked, now dispatched); ``incident`` (its ORM row, whose new status, level and
-    version the caller has set as committed values, see :func:`committed`);
+    each team, locked, now dispatched); ``incident`` (its row as :func:`lock_incident` gives
+    it, with its new status, level and version);
     ``records`` from :func:`new_dispatches` with ``routes`` (a (n, 2) lon/lat array or None each);
     the ``audits`` (``actor, action, entity, entity_id, before, after``) in order;
     ``meanwhile`` runs once the writes are sent, before the COMMIT (an error it raises rolls
     everything back).
 
     The session's own unit of work must have nothing pending: the rows are written here, not
-    flushed by the ORM (their attributes are set with ``set_committed_value``). Any error
+    flushed by the ORM (an ORM copy of the teams or the incident the session holds is expired
+    after the COMMIT). Any error
     raised by a statement aborts the whole transaction; it is rolled back and re-raised.
     (A session joined to an outer transaction, as the tests' are, releases a savepoint
     instead of committing; an error then surfaces as the pipeline ends, and the outer
@@ -322,8 +343,10 @@ def write_and_commit(
     except Exception:
         session.rollback()
         raise
-    for team_id, _ in sent_teams:  # a copy the session loaded before is out of date now
-        kept = session.identity_map.get(identity_key(Team, team_id))
+    stale = [identity_key(Team, team_id) for team_id, _ in sent_teams]
+    stale.append(identity_key(Incident, incident.id))
+    for key in stale:  # a copy the session loaded before is out of date now
+        kept = session.identity_map.get(key)
         if kept is not None:
             session.expire(kept)
 
@@ -368,10 +391,3 @@ def _audit_arrays(audits: Sequence[Mapping[str, Any]]) -> dict[str, list]:
                 v = _json(v)
             out[k].append(v)
     return out
-
-
-def committed(row: Any, **values: Any) -> None:
-    """Set ``values`` on an ORM ``row`` as if loaded from the database: the ORM will not write
-    them (:func:`write_and_commit` does)."""
-    for k, v in values.items():
-        set_committed_value(row, k, v)

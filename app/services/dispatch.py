@@ -57,7 +57,7 @@ def commit(
     has changed since (read after the incident is locked), it is reused instead of built
     again."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
-    incident = repo.get_row(session, "incidents", incident_id, lock=True)
+    incident = wrepo.lock_incident(session, incident_id)
     proposal, chosen_teams, chosen_materials = _proposal_and_choice(
         session, engine, incident, body, plan_cache=plan_cache, state=state, memo=memo
     )
@@ -132,8 +132,7 @@ def commit(
             audits.append(team_audits[k])
         audits.append(_entry(actor, "create", "dispatches", d.id, None, rrepo.dispatch_audit(d)))
     before = repo.to_feature("incidents", incident)
-    wrepo.committed(
-        incident,
+    incident = incident._replace(
         status="responding" if incident.status == "reported" else incident.status,
         level=incident.level or best.level,
         version=incident.version + 1,
