@@ -19,6 +19,7 @@ from app import compress, errors
 from app import config as config_mod
 from app.events import Publisher
 from app.extensions import State, close_db
+from app.gc_between import collect_after_response
 from app.jsonio import FastJSONProvider
 from app.services.proposal_memo import ProposalMemo
 from gis.geometry import ServiceArea
@@ -31,7 +32,8 @@ LOGGER = logging.getLogger(__name__)
 #: or a commit allocates thousands of objects, nearly all freed by reference counting; with the
 #: defaults, 100 dispatch commits after their views ran ~940 young collections and 7 full ones
 #: of up to 50 ms each (on the Porto benchmark, the road graph already frozen out of them);
-#: with these, 12 young ones and no full one. Cyclic garbage waits a little longer.
+#: with these, 12 young ones and no full one. Cyclic garbage waits a little longer, and is
+#: mostly collected between requests (:mod:`app.gc_between`).
 GC_THRESHOLDS = (20_000, 20, 100)
 
 
@@ -110,4 +112,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(live.blueprint)
     app.register_blueprint(console.blueprint)
     cli.register(app)
+    app.wsgi_app = collect_after_response(app.wsgi_app)  # type: ignore[method-assign]
     return app
