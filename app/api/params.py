@@ -67,6 +67,19 @@ def integer(name: str, text: str | None, *, minimum: int, maximum: int | None = 
     return value
 
 
+def flag(name: str, text: str | None, *, default: bool) -> bool:
+    """A yes/no query parameter: ``true``/``false`` (or ``1``/``0``), ``default`` when absent."""
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    msg = f"{name} must be true or false, got {text!r}"
+    raise BadRequest(msg, field=name)
+
+
 LIST_PARAMS = {"bbox", "limit", "after", "q"}
 
 

@@ -66,6 +66,9 @@ def proposal(row_id: int) -> Response:
 @blueprint.post("/incidents/<int:row_id>/dispatch")
 def dispatch(row_id: int) -> tuple[Response, int]:
     st = state()
+    # ?routes=false: the records without their routes' coordinates (the console reloads the
+    # records after a click; a 31-team answer's routes are ~480 kB to write and compress)
+    with_routes = params.flag("routes", request.args.get("routes"), default=True)
     body = params.json_body() if request.get_data().strip() else None
     if body is not None and not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", field="body")
@@ -80,6 +83,7 @@ def dispatch(row_id: int) -> tuple[Response, int]:
         plan_cache=st.plan_cache,
         state=st.publisher.state_version,
         memo=st.proposal_memo,
+        with_routes=with_routes,
     )
     return jsonify(answer), 201
 

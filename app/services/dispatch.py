@@ -48,6 +48,7 @@ def commit(
     plan_cache: dict[tuple[str, int], dict[str, Any]] | None = None,
     state: Callable[[], str | None] | None = None,
     memo: ProposalMemo | None = None,
+    with_routes: bool = True,
 ) -> dict[str, Any]:
     """Commit the proposal, or the dispatcher's edit of it: ``{"teams": [{"team_id", "version"}],
     "materials": [{"depot_id", "item_code", "quantity"}]}``.
@@ -55,7 +56,8 @@ def commit(
     ``state`` reads the state counter and ``memo`` holds the proposals built lately (see
     :mod:`app.services.proposal_memo`): when the incident's proposal was viewed and nothing
     has changed since (read after the incident is locked), it is reused instead of built
-    again."""
+    again. Without ``with_routes``, the answer's records carry no route (``None``); the stored
+    records keep theirs."""
     # Lock the incident first: a second click waits here and then sees what the first sent.
     incident = wrepo.lock_incident(session, incident_id)
     proposal, chosen_teams, chosen_materials = _proposal_and_choice(
@@ -153,7 +155,7 @@ def commit(
             # lists, a commit of 50 teams made ~50,000 of them for the collector to walk)
             rec = rrepo.dispatch_record(d, with_route=False)
             coords = row.get("route")
-            if coords is not None:
+            if coords is not None and with_routes:
                 rec["route"] = {"type": "LineString", "coordinates": coords}
             out.append(with_link(rec, d, links))
 

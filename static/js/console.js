@@ -483,7 +483,8 @@
     if (!body.teams.length && !body.materials.length) { toast(t("nothing_to_send"), true); return; }
     body.incident_version = state.proposal.incident.version;
     $("dispatch").disabled = true;
-    api("/api/v1/incidents/" + current + "/dispatch", { json: body }).then(function (answer) {
+    // the records come back without their routes: the list below reloads them with theirs
+    api("/api/v1/incidents/" + current + "/dispatch?routes=false", { json: body }).then(function (answer) {
       toast(fmt("dispatched", { n: answer.dispatches.length }));
       refreshIncident(false).then(function () {
         $("dispatch-list").scrollIntoView({ block: "start", behavior: "smooth" });

@@ -1369,3 +1369,32 @@ def test_the_click_after_a_view_takes_three_round_trips_then_writes_in_one_pipel
     assert len(answer["dispatches"]) == len(seen["allocation"]["teams"]) + len(
         seen["allocation"]["materials"]
     )
+
+
+def test_routes_false_answers_the_records_without_routes_and_keeps_them_stored(client, auth, city):
+    """The console dispatches with ``?routes=false``: the answer's records carry no route (it
+    reloads them), the stored records keep theirs, and a bad value names the parameter."""
+    inc = new_incident(client, auth, "accident.fire.urban", casualties=4)
+    bad = client.post(
+        f"/api/v1/incidents/{inc['id']}/dispatch?routes=maybe", headers=auth["dispatcher"]
+    )
+    assert error_of(bad, 400)["field"] == "routes"
+    assert (
+        client.get(f"/api/v1/incidents/{inc['id']}/dispatches", headers=auth["viewer"]).get_json()[
+            "dispatches"
+        ]
+        == []
+    )  # the bad value wrote nothing
+    r = client.post(
+        f"/api/v1/incidents/{inc['id']}/dispatch?routes=false", headers=auth["dispatcher"]
+    )
+    assert r.status_code == 201, r.get_json()
+    answer = r.get_json()["dispatches"]
+    teams = [d for d in answer if d["kind"] == "team"]
+    assert teams and all(d["route"] is None for d in answer)
+    assert all(d["link"].startswith("/r/") and d["eta_s"] > 0 for d in teams)
+    stored = client.get(f"/api/v1/incidents/{inc['id']}/dispatches", headers=auth["viewer"])
+    by_id = {d["id"]: d for d in stored.get_json()["dispatches"]}
+    for d in teams:
+        line = by_id[d["id"]]["route"]
+        assert line["type"] == "LineString" and len(line["coordinates"]) >= 2
