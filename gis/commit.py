@@ -34,6 +34,7 @@ from sqlalchemy.orm.util import identity_key
 
 from gis.errors import ConstraintViolation, NotFound
 from gis.models import Incident, Team
+from gis.response import read_rows
 
 TEAMS = Team.__table__
 INCIDENTS = Incident.__table__
@@ -59,13 +60,11 @@ def lock_incident(session: Session, incident_id: int) -> Any:
     (geometries as :class:`~geoalchemy2.elements.WKBElement`, as the ORM gives them): the
     commit reads it and :func:`write_and_commit` writes its change (through the ORM, loading
     it cost ~2 ms more). Raises :class:`NotFound` when there is no such incident."""
-    pg = session.connection().connection.driver_connection
-    with pg.cursor(row_factory=namedtuple_row) as cur:
-        row = cur.execute(_LOCK_INCIDENT, {"id": incident_id}, prepare=True).fetchone()
-    if row is None:
+    rows = read_rows(session, _LOCK_INCIDENT, {"id": incident_id})
+    if not rows:
         msg = f"incidents {incident_id} does not exist"
         raise NotFound(msg, field="id")
-    return _with_shapes(row, _INCIDENT_GEOMETRIES)
+    return _with_shapes(rows[0], _INCIDENT_GEOMETRIES)
 
 
 _DRAW_IDS = (

@@ -30,8 +30,9 @@ from gis.repository import fetch, write_audit
 # 0.9 ms for 300 rows).
 
 
-def _read(session: Session, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
-    """Rows (named tuples) of ``sql`` run in the session's transaction."""
+def read_rows(session: Session, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """Rows (named tuples) of ``sql`` run in the session's transaction, as a prepared
+    statement."""
     pg = session.connection().connection.driver_connection
     with pg.cursor(row_factory=namedtuple_row) as cur:
         cur.execute(sql, params, prepare=True)
@@ -52,7 +53,7 @@ ORDER BY distance_m, h.id
 def hazards_near(session: Session, incident: Incident, within_m: float) -> list[dict[str, Any]]:
     """Hazard points within ``within_m`` metres (geodesic) of the incident, nearest first, and
     whether the incident lies inside each one's influence area."""
-    rows = _read(session, _HAZARDS_NEAR, {"incident": incident.id, "within": float(within_m)})
+    rows = read_rows(session, _HAZARDS_NEAR, {"incident": incident.id, "within": float(within_m)})
     return [
         {
             "id": r.id,
@@ -87,7 +88,7 @@ ORDER BY id
 
 def active_areas(session: Session) -> list[tuple[int, shapely.Geometry]]:
     """``(incident id, area)`` of every active incident that has an area, by id."""
-    rows = _read(session, _ACTIVE_AREAS)
+    rows = read_rows(session, _ACTIVE_AREAS)
     shapes = shapely.from_wkb([r.wkb for r in rows]) if rows else []
     return [(r.id, a) for r, a in zip(rows, shapes, strict=True)]
 
@@ -100,7 +101,7 @@ FROM teams WHERE status = 'available' ORDER BY id
 
 def available_teams(session: Session) -> list[Any]:
     """Available teams as light rows: id, name, type, capabilities, version, lon, lat."""
-    return _read(session, _AVAILABLE_TEAMS)
+    return read_rows(session, _AVAILABLE_TEAMS)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def depots_holding(
     codes = sorted(set(item_codes)) if item_codes is not None else []
     if item_codes is not None and not codes:
         return []
-    rows = _read(session, _DEPOT_STOCK, {"all": item_codes is None, "codes": codes})
+    rows = read_rows(session, _DEPOT_STOCK, {"all": item_codes is None, "codes": codes})
     out: dict[int, tuple[DepotRow, dict[str, int]]] = {}
     for r in rows:
         entry = out.get(r.id)
@@ -176,7 +177,7 @@ def active_sent(
 ) -> list[tuple[str, str | None, str | None, int]]:
     """What the incident's active dispatches send, in dispatch order: ``(kind, team type,
     item code, quantity)`` (team type None when the team no longer exists)."""
-    rows = _read(session, _ACTIVE_SENT, {"incident": incident_id})
+    rows = read_rows(session, _ACTIVE_SENT, {"incident": incident_id})
     return [(r.kind, r.type, r.item_code, int(r.quantity or 0)) for r in rows]
 
 
